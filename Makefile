@@ -1,0 +1,74 @@
+# berry — build, test, bench.  `make` builds build/opt/berry; `make test` runs every test twice
+# (AddressSanitizer + UndefinedBehaviorSanitizer, then optimized); `make bench` prints benchmarks.
+CC      ?= gcc
+# The default build is tuned for this machine. PORTABLE=1 builds for any x86-64-v2 CPU; the SIMD
+# kernels are compiled separately with their own flags and chosen at run time either way.
+ifeq ($(PORTABLE),1)
+ARCHFLAGS = -march=x86-64-v2 -mtune=generic
+else
+ARCHFLAGS = -march=native
+endif
+WARN    = -std=c11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wvla -D_GNU_SOURCE
+INC     = -Isrc
+LDLIBS  = -lm -lpthread -lgmp
+OPTFLAGS  = -O3 $(ARCHFLAGS) -g -fno-strict-aliasing
+SANFLAGS  = -O1 $(ARCHFLAGS) -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+LIB_SRC   = $(wildcard src/*/*.c)
+LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC   = $(wildcard src/cli/*.c)
+TEST_SRC  = $(wildcard tests/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+HDRS      = $(wildcard src/*/*.h tests/*.h)
+
+# Kernels for one instruction set live in files named *_avx2.c / *_avx512.c and get that set's flags.
+AVX2_FLAGS   = -mavx2 -mfma -mf16c
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+
+.PHONY: all opt asan test bench run model clean fuzz portable deps
+all: opt
+
+# Installs missing Debian packages (libgmp-dev) once; `make test` also installs the test references.
+build/.deps:
+	@sh scripts/deps.sh build
+	@mkdir -p build && touch $@
+deps: build/.deps
+
+define variant
+build/$(1)/%.o: %.c $(HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(WARN) $$(INC) $(2) $$(if $$(findstring _avx512,$$<),$$(AVX512_FLAGS),$$(if $$(findstring _avx2,$$<),$$(AVX2_FLAGS))) -c $$< -o $$@
+build/$(1)/libberry.a: $$(LIB_SRC:%.c=build/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+build/$(1)/berry: $$(CLI_SRC:%.c=build/$(1)/%.o) build/$(1)/libberry.a
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+build/$(1)/berry-tests: $$(TEST_SRC:%.c=build/$(1)/%.o) build/$(1)/libberry.a
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+endef
+$(eval $(call variant,opt,$(OPTFLAGS)))
+$(eval $(call variant,asan,$(SANFLAGS)))
+
+opt: build/opt/berry
+asan: build/asan/berry
+portable:
+	$(MAKE) PORTABLE=1 BUILD_TAG=portable opt
+
+build/opt/berry-bench: $(BENCH_SRC:%.c=build/opt/%.o) build/opt/libberry.a
+	$(CC) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests run in both builds; tests/run.sh prints one total line "N passed, N failed, N skipped".
+test: build/.deps
+	@sh scripts/deps.sh test
+	@$(MAKE) --no-print-directory build/opt/berry-tests build/asan/berry-tests build/opt/berry build/asan/berry
+	@sh tests/run.sh
+
+
+bench: build/opt/berry-bench build/opt/berry
+	./build/opt/berry-bench $(BENCH_ARGS)
+
+run: build/opt/berry
+	./build/opt/berry solve "Tom has 3 boxes with 12 apples each. He gives away 7 apples. How many apples does he have left?"
+
+clean:
+	rm -rf build

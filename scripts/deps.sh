@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages berry builds and tests with, when they are missing. Build: gcc, make,
+# libgmp-dev (exact rationals in the grader). Tests: python3-torch, python3-numpy, python3-sympy (as
+# references), nodejs/npm (the tokenizer references).  Usage: scripts/deps.sh [build|test]
+set -e
+need=""
+have_hdr() { echo "#include <$1>" | ${CC:-gcc} -E - >/dev/null 2>&1; }
+have_hdr gmp.h || need="$need libgmp-dev"
+if [ "${1:-build}" = test ]; then
+    /usr/bin/python3 -c "import torch, numpy, sympy" 2>/dev/null || need="$need python3-torch python3-numpy python3-sympy libopenblas0-pthread"
+    command -v node >/dev/null 2>&1 || need="$need nodejs npm"
+fi
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "berry needs these Debian packages:$need (run: sudo apt-get install$need)" >&2
+    exit 1
+fi
+echo "installing:$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null || true
+apt-get install -y -q $need >/dev/null

@@ -1,0 +1,21 @@
+// alloc.h — allocation helpers: 64-byte aligned buffers for SIMD, and size arithmetic that reports
+// overflow instead of wrapping (every size computed from a file goes through these).
+#ifndef BERRY_ALLOC_H
+#define BERRY_ALLOC_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Aligned to 64 bytes, zero-filled. Returns NULL on failure or when N * SIZE overflows.
+void *berry_calloc(size_t n, size_t size);
+void berry_free(void *p);
+
+// *OUT = A * B or A + B; false on overflow.
+static inline bool berry_mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool berry_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+
+// strdup that returns NULL on failure (C11 has none).
+char *berry_strdup(const char *s);
+char *berry_strndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,25 @@
+// cli.h — subcommand registration and shared helpers for the `berry` command-line tool. Each
+// src/cli/cmd_*.c registers its subcommands with BERRY_COMMAND; main.c dispatches on argv[1].
+#ifndef BERRY_CLI_H
+#define BERRY_CLI_H
+
+typedef int (*berry_cmd_fn)(int argc, char **argv);  // argv[0] is the subcommand's name
+void berry_cli_register(const char *name, const char *summary, berry_cmd_fn fn);
+
+#define BERRY_COMMAND(name, summary, fn)                                         \
+    __attribute__((constructor)) static void berry_cmd_reg_##fn(void) {          \
+        berry_cli_register(name, summary, fn);                                   \
+    }
+
+// Prints "berry: MESSAGE" on stderr and returns 1 (the exit code for a failed command).
+int berry_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Parses a whole decimal argument; on failure prints "berry: FLAG expects ..." and returns false.
+#include <stdbool.h>
+bool berry_cli_int(const char *flag, const char *s, long lo, long hi, long *out);
+bool berry_cli_float(const char *flag, const char *s, double lo, double hi, double *out);
+
+// The embedded model's path: $BERRY_MODEL_DIR or the models/ folder the binary was built with.
+const char *berry_cli_models_dir(void);
+
+#endif

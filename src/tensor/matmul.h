@@ -1,0 +1,30 @@
+// matmul.h — dot products and matrix products of weights of any type with f32 activations.
+//
+// Weights W are (M, K): M rows of K values of type T, each row berry_row_size(T, K) bytes.
+// Activations are converted once to T's vec_dot_type (q8_0 for q4_0/q8_0, q8_K for the K-quants,
+// f32 for the float types in berry's choice) and multiplied by every row. Every kernel has a scalar
+// reference and SIMD paths (AVX2, AVX-512) chosen at run time from the CPU's features.
+#ifndef BERRY_MATMUL_H
+#define BERRY_MATMUL_H
+#include "base/pool.h"
+#include "tensor/types.h"
+
+typedef enum { BERRY_SIMD_SCALAR = 0, BERRY_SIMD_AVX2 = 1, BERRY_SIMD_AVX512 = 2 } berry_simd;
+
+// The best level this CPU supports, unless the environment variable BERRY_SIMD (scalar, avx2, avx512)
+// asks for a lower one.
+berry_simd berry_simd_level(void);
+// Forces a level (tests compare levels against each other); returns the previous one.
+berry_simd berry_simd_force(berry_simd s);
+const char *berry_simd_name(berry_simd s);
+
+// *OUT = dot(W row, X) for N values; X is already in T's vec_dot_type.
+void berry_vec_dot(berry_type t, int64_t n, float *out, const void *w_row, const void *x);
+
+// Y (T_rows, M) = X (T_rows, K) · W (M, K)^T. SCRATCH holds the converted activations and must have
+// berry_matmul_scratch_size(t, T_rows, K) bytes. Runs on POOL (may be NULL).
+size_t berry_matmul_scratch_size(berry_type t, int rows, int64_t k);
+void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x, float *y, int rows,
+                  int64_t k, int64_t m, void *scratch);
+
+#endif
