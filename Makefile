@@ -48,11 +48,13 @@ build/$(1)/berry-tests: $$(TEST_SRC:%.c=build/$(1)/%.o) build/$(1)/libberry.a
 endef
 $(eval $(call variant,opt,$(OPTFLAGS)))
 $(eval $(call variant,asan,$(SANFLAGS)))
+$(eval $(call variant,portable,$(OPTFLAGS)))
 
 opt: build/opt/berry
 asan: build/asan/berry
+# A build for any x86-64-v2 CPU, in build/portable/.
 portable:
-	$(MAKE) PORTABLE=1 BUILD_TAG=portable opt
+	$(MAKE) PORTABLE=1 build/portable/berry
 
 build/opt/berry-bench: $(BENCH_SRC:%.c=build/opt/%.o) build/opt/libberry.a
 	$(CC) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
@@ -69,6 +71,21 @@ bench: build/opt/berry-bench build/opt/berry
 
 run: build/opt/berry
 	./build/opt/berry solve "Tom has 3 boxes with 12 apples each. He gives away 7 apples. How many apples does he have left?"
+
+# Fuzz targets: fuzz/fuzz_NAME.c, built with clang's libFuzzer and sanitizers into build/fuzz/.
+# Run one with: build/fuzz/fuzz_NAME -max_total_time=60 [corpus dir]
+FUZZ_SRC  = $(wildcard fuzz/*.c)
+FUZZ_CC   = clang
+FUZZFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -march=native
+build/fuzz/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) $(INC) $(FUZZFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS),$(if $(findstring _avx2,$<),$(AVX2_FLAGS))) -c $< -o $@
+build/fuzz/libberry.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/fuzz_%: build/fuzz/fuzz/fuzz_%.o build/fuzz/libberry.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 clean:
 	rm -rf build
