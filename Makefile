@@ -10,7 +10,7 @@ ARCHFLAGS = -march=native
 endif
 WARN    = -std=c11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wvla -D_GNU_SOURCE
 INC     = -Isrc
-LDLIBS  = -lm -lpthread -lgmp
+LDLIBS  = -lm -lpthread -lgmp -lpcre2-8
 OPTFLAGS  = -O3 $(ARCHFLAGS) -g -fno-strict-aliasing
 SANFLAGS  = -O1 $(ARCHFLAGS) -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
