@@ -6,7 +6,7 @@ set -e
 need=""
 have_hdr() { echo "#include <$1>" | ${CC:-gcc} -E - >/dev/null 2>&1; }
 have_hdr gmp.h || need="$need libgmp-dev"
-have_hdr pcre2.h || need="$need libpcre2-dev"
+printf "#define PCRE2_CODE_UNIT_WIDTH 8\n#include <pcre2.h>\n" | ${CC:-gcc} -E - >/dev/null 2>&1 || need="$need libpcre2-dev"
 if [ "${1:-build}" = test ]; then
     /usr/bin/python3 -c "import torch, numpy, sympy" 2>/dev/null || need="$need python3-torch python3-numpy python3-sympy libopenblas0-pthread"
     command -v node >/dev/null 2>&1 || need="$need nodejs npm"
