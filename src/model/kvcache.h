@@ -28,11 +28,13 @@ typedef struct {
     int64_t pages_used, pages_cached;   // referenced by sequences / unreferenced but indexed
     int64_t tokens_reused;              // positions attached from the index since creation
     int64_t pages_copied, pages_evicted;
+    int64_t pages_free;                 // allocated (counted in bytes_used), unused, ready for reuse
 } berry_kv_stats;
 
 berry_kv *berry_kv_create(const berry_kv_config *cfg, char *err, size_t err_size);
 void berry_kv_free(berry_kv *kv);
 int  berry_kv_page_tokens(const berry_kv *kv);
+size_t berry_kv_page_bytes(const berry_kv *kv);  // 2 * n_layer * page_tokens * kv_dim * sizeof(float)
 
 // A new empty sequence: its id (>= 0), or -1 when max_seqs are live.
 int  berry_kv_seq_new(berry_kv *kv);
@@ -55,19 +57,27 @@ int  berry_kv_seq_reuse(berry_kv *kv, int seq, const int32_t *tokens, int n);
 berry_status berry_kv_seq_append(berry_kv *kv, int seq, const int32_t *tokens, int n, char *err, size_t err_size);
 
 // Declares that every reserved position so far holds computed keys and values: full pages become
-// reusable through the index. The forward pass calls it after it has written the cache.
+// reusable through the index. The forward pass calls it after it has written the cache. When the index
+// already holds a page with the same tokens after the same prefix (two sequences computed it), the
+// sequence is switched to that page and its own copy freed: page ids of berry_kv_seq_pages and pointers
+// from berry_kv_k/v are therefore also invalidated by a commit.
 void berry_kv_commit(berry_kv *kv);
 
-// Keys and values of position POS of SEQ at LAYER: kv_dim floats each. POS < berry_kv_seq_len.
+// Keys and values of position POS of SEQ at LAYER: kv_dim floats each. POS < berry_kv_seq_len; NULL
+// for a position, layer or sequence out of range.
 float *berry_kv_k(berry_kv *kv, int seq, int layer, int pos);
 float *berry_kv_v(berry_kv *kv, int seq, int layer, int pos);
 
 // Page-wise access for attention loops: the N_PAGES page ids of SEQ (valid until the next append,
-// fork, free or truncate), and the (page_tokens, kv_dim) key or value block of a page at a layer.
+// fork, free, truncate or commit), and the (page_tokens, kv_dim) key or value block of a page at a layer.
 const int32_t *berry_kv_seq_pages(const berry_kv *kv, int seq, int *n_pages);
 float *berry_kv_page_k(berry_kv *kv, int32_t page, int layer);
 float *berry_kv_page_v(berry_kv *kv, int32_t page, int layer);
 
 void berry_kv_get_stats(const berry_kv *kv, berry_kv_stats *out);
+
+// Verifies every internal invariant (reference counts, the index, the eviction order, the free list,
+// the byte cap); BERRY_EFORMAT and a line naming the first violation. For tests and debugging: O(pages).
+berry_status berry_kv_check(const berry_kv *kv, char *err, size_t err_size);
 
 #endif
