@@ -36,5 +36,9 @@ float    berry_f16_to_f32(uint16_t h);
 uint16_t berry_f32_to_f16(float f);   // round to nearest even
 float    berry_bf16_to_f32(uint16_t h);
 uint16_t berry_f32_to_bf16(float f);  // round to nearest even, NaN kept
+// Rows of N values; F16C when the CPU has it (identical results: the scalar conversions above quiet
+// signaling NaNs as F16C does). Defined in matmul.c with the other run-time dispatched kernels.
+void berry_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+void berry_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n);
 
 #endif

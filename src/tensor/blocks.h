@@ -1,0 +1,71 @@
+// blocks.h — (internal to src/tensor) ggml's block layouts, and the kernel tables the SIMD files fill.
+// Half-precision fields are raw uint16 bits (f16).
+#ifndef BERRY_BLOCKS_H
+#define BERRY_BLOCKS_H
+#include "tensor/types.h"
+#include <stdint.h>
+#include <string.h>
+
+#define QK4_0 32
+#define QK8_0 32
+#define QK_K 256
+
+typedef struct { uint16_t d; uint8_t qs[16]; } berry_block_q4_0;    // x = d * ((q & 15) - 8), low nibbles first
+typedef struct { uint16_t d; int8_t qs[32]; } berry_block_q8_0;     // x = d * q
+// x = d * sc[j] * q - dmin * m[j] for sub-block j (32 values); sc, m: 6 bits packed in scales[12].
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } berry_block_q4_K;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } berry_block_q5_K;
+// x = d * scales[j] * (q - 32) for sub-block j (16 values); q = 4 low bits in ql, 2 high bits in qh.
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } berry_block_q6_K;
+// x = d * q; bsums[j] = sum of qs[16j .. 16j+16).
+typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } berry_block_q8_K;
+
+_Static_assert(sizeof(berry_block_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(berry_block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(berry_block_q4_K) == 144, "q4_K block");
+_Static_assert(sizeof(berry_block_q5_K) == 176, "q5_K block");
+_Static_assert(sizeof(berry_block_q6_K) == 210, "q6_K block");
+_Static_assert(sizeof(berry_block_q8_K) == 292, "q8_K block");
+
+// Sub-block J's 6-bit scale and min of a q4_K / q5_K block (ggml's get_scale_min_k4).
+static inline void berry_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+// Kernels of one instruction set. A NULL entry falls back to the next lower level.
+// vec_dot: *out = dot of N values of a weight row and an activation row in vec_dot_type.
+// tile: Y[r * ldy + c] = dot(W row c, X row r) for r < nr, c < nc, with W rows wstride bytes apart
+// and X rows xstride bytes apart (the matmul's register-blocked path; nr, nc are small).
+typedef void (*berry_dot_fn)(int64_t n, float *out, const void *w, const void *x);
+typedef void (*berry_tile_fn)(int64_t n, const void *w, size_t wstride, const void *x, size_t xstride,
+                              float *y, size_t ldy, int nr, int nc);
+// Converts N f32 values to the activation type (q8_0, q8_K, f32 copies need none).
+typedef void (*berry_quant_fn)(const float *src, void *dst, int64_t n);
+
+typedef struct {
+    berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;
+    berry_tile_fn tile_f32, tile_f16, tile_bf16, tile_q4_0, tile_q8_0, tile_q4_K, tile_q5_K, tile_q6_K;
+    berry_quant_fn quant_q8_0, quant_q8_K;
+    void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
+    void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
+    // The tile shapes the tile kernels are fastest at: float weights (f32/f16/bf16) and quantized ones,
+    // as (X rows, W rows); nr <= rows and nc <= cols.
+    int f_rows, f_cols, q_rows, q_cols;
+} berry_kernels;
+
+extern const berry_kernels berry_kernels_scalar, berry_kernels_avx2, berry_kernels_avx512;
+
+// The scalar activation quantizers (also berry_quantize's): bit-exact with ggml's q8_0 reference;
+// q8_K symmetric, d = amax / 127, round to nearest even.
+void berry_quant_q8_0_ref(const float *src, void *dst, int64_t n);
+void berry_quant_q8_K_ref(const float *src, void *dst, int64_t n);
+
+static inline float berry_f16_load(const uint16_t *p) { return berry_f16_to_f32(*p); }
+
+#endif

@@ -1,0 +1,335 @@
+// matmul.c — run-time kernel dispatch, the scalar reference kernels, and the matmul driver that
+// converts activations once and splits weight rows over the thread pool.
+#include "tensor/matmul.h"
+#include "tensor/blocks.h"
+#include "tensor/quant.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- scalar reference kernels ------------------------------------------------------------------
+
+// Float types: accumulated in double, so the reference is more accurate than any SIMD path.
+static void dot_f32(int64_t n, float *out, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    *out = (float)s;
+}
+
+static void dot_f16(int64_t n, float *out, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)berry_f16_to_f32(a[i]) * b[i];
+    *out = (float)s;
+}
+
+static void dot_bf16(int64_t n, float *out, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)berry_bf16_to_f32(a[i]) * b[i];
+    *out = (float)s;
+}
+
+// Quantized types: exact integer sums per block, then one float multiply-add per block (as ggml).
+static void dot_q8_0(int64_t n, float *out, const void *w, const void *x) {
+    const berry_block_q8_0 *a = w, *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / 32; i++) {
+        int si = 0;
+        for (int l = 0; l < 32; l++) si += a[i].qs[l] * b[i].qs[l];
+        s += (float)si * (berry_f16_load(&a[i].d) * berry_f16_load(&b[i].d));
+    }
+    *out = s;
+}
+
+static void dot_q4_0(int64_t n, float *out, const void *w, const void *x) {
+    const berry_block_q4_0 *a = w;
+    const berry_block_q8_0 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / 32; i++) {
+        int si = 0;
+        for (int l = 0; l < 16; l++)
+            si += ((a[i].qs[l] & 0xF) - 8) * b[i].qs[l] + ((a[i].qs[l] >> 4) - 8) * b[i].qs[l + 16];
+        s += (float)si * (berry_f16_load(&a[i].d) * berry_f16_load(&b[i].d));
+    }
+    *out = s;
+}
+
+// q4_K / q5_K: sum_j d sc_j (q . x)_j - dmin m_j (sum x)_j, all times the activation's d.
+static void dot_q45_K(int64_t n, float *out, const uint8_t *w, const void *x, int five) {
+    const berry_block_q8_K *b = x;
+    size_t bsize = five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K);
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
+        const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
+        const uint8_t *qs = five ? a5->qs : a4->qs;
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            berry_k4_scale_min(j, a4->scales, &sc, &m);
+            int c = j / 2, h = j % 2, isum = 0;
+            for (int l = 0; l < 32; l++) {
+                int q = (qs[32 * c + l] >> (4 * h)) & 0xF;
+                if (five) q |= ((a5->qh[l] >> j) & 1) << 4;
+                isum += q * b[i].qs[32 * j + l];
+            }
+            sumi += sc * isum;
+            summ += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+        }
+        float d = berry_f16_load(&a4->d) * b[i].d, dmin = berry_f16_load(&a4->dmin) * b[i].d;
+        s += d * (float)sumi - dmin * (float)summ;
+    }
+    *out = s;
+}
+static void dot_q4_K(int64_t n, float *out, const void *w, const void *x) { dot_q45_K(n, out, w, x, 0); }
+static void dot_q5_K(int64_t n, float *out, const void *w, const void *x) { dot_q45_K(n, out, w, x, 1); }
+
+static void dot_q6_K(int64_t n, float *out, const void *w, const void *x) {
+    const berry_block_q6_K *a = w;
+    const berry_block_q8_K *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int half = j / 8, isum = 0;
+            for (int l = 0; l < 16; l++) {
+                int e = 16 * (j % 8) + l;        // index within the 128-value half
+                int quarter = e / 32, li = e % 32;
+                uint8_t ql = a[i].ql[64 * half + li + (quarter & 1) * 32];
+                int lo = quarter < 2 ? ql & 0xF : ql >> 4;
+                int hi = (a[i].qh[32 * half + li] >> (2 * quarter)) & 3;
+                isum += ((lo | (hi << 4)) - 32) * b[i].qs[16 * j + l];
+            }
+            sumi += a[i].scales[j] * isum;
+        }
+        s += berry_f16_load(&a[i].d) * b[i].d * (float)sumi;
+    }
+    *out = s;
+}
+
+static void dot_q8_K(int64_t n, float *out, const void *w, const void *x) {
+    const berry_block_q8_K *a = w, *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        int si = 0;
+        for (int l = 0; l < 256; l++) si += a[i].qs[l] * b[i].qs[l];
+        s += (float)si * (a[i].d * b[i].d);
+    }
+    *out = s;
+}
+
+static void f16_to_f32(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = berry_f16_to_f32(src[i]);
+}
+static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = berry_f32_to_f16(src[i]);
+}
+
+const berry_kernels berry_kernels_scalar = {
+    .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
+    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
+    .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
+    .dot_q8_K = dot_q8_K, .quant_q8_0 = berry_quant_q8_0_ref, .quant_q8_K = berry_quant_q8_K_ref,
+    .f_rows = 1, .f_cols = 1, .q_rows = 1, .q_cols = 1,
+};
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+static berry_simd cpu_level(void) {
+    static _Atomic int cached = -1;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c >= 0) return (berry_simd)c;
+    __builtin_cpu_init();
+    berry_simd s = BERRY_SIMD_SCALAR;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        // F16C has no __builtin_cpu_supports name in older gcc; every AVX2 CPU made has it.
+        s = BERRY_SIMD_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+            s = BERRY_SIMD_AVX512;
+    }
+    const char *env = getenv("BERRY_SIMD");
+    if (env) {
+        berry_simd want = strcmp(env, "scalar") == 0 ? BERRY_SIMD_SCALAR
+                        : strcmp(env, "avx2") == 0   ? BERRY_SIMD_AVX2
+                                                     : BERRY_SIMD_AVX512;
+        if (want < s) s = want;
+    }
+    atomic_store_explicit(&cached, (int)s, memory_order_relaxed);
+    return s;
+}
+
+// The forced level; -1 when none. Process-wide, like the CPU it describes.
+static _Atomic int forced = -1;
+
+berry_simd berry_simd_level(void) {
+    int f = atomic_load_explicit(&forced, memory_order_relaxed);
+    return f >= 0 ? (berry_simd)f : cpu_level();
+}
+
+// Never above what the CPU has: forcing AVX-512 on an AVX2 machine gives AVX2.
+berry_simd berry_simd_force(berry_simd s) {
+    berry_simd prev = berry_simd_level();
+    __builtin_cpu_init();
+    berry_simd max = BERRY_SIMD_SCALAR;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) max = BERRY_SIMD_AVX2;
+    if (max == BERRY_SIMD_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        max = BERRY_SIMD_AVX512;
+    if ((int)s < 0) s = BERRY_SIMD_SCALAR;
+    if (s > max) s = max;
+    atomic_store_explicit(&forced, (int)s, memory_order_relaxed);
+    return prev;
+}
+
+const char *berry_simd_name(berry_simd s) {
+    switch (s) {
+    case BERRY_SIMD_SCALAR: return "scalar";
+    case BERRY_SIMD_AVX2: return "avx2";
+    case BERRY_SIMD_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+static const berry_kernels *level_table(int lv) {
+    return lv >= 2 ? &berry_kernels_avx512 : lv == 1 ? &berry_kernels_avx2 : &berry_kernels_scalar;
+}
+
+// The kernels of the current level for type T, each falling back to lower levels where a level has
+// none.
+typedef struct { berry_dot_fn dot; berry_tile_fn tile; berry_quant_fn quant; int tr, tc; } kernel_set;
+
+static kernel_set pick(berry_type t) {
+    kernel_set k = {0};
+    for (int lv = (int)berry_simd_level(); lv >= 0; lv--) {
+        const berry_kernels *K = level_table(lv);
+        berry_dot_fn d = NULL;
+        berry_tile_fn tl = NULL;
+        switch (t) {
+        case BERRY_TYPE_F32: d = K->dot_f32; tl = K->tile_f32; break;
+        case BERRY_TYPE_F16: d = K->dot_f16; tl = K->tile_f16; break;
+        case BERRY_TYPE_BF16: d = K->dot_bf16; tl = K->tile_bf16; break;
+        case BERRY_TYPE_Q4_0: d = K->dot_q4_0; tl = K->tile_q4_0; break;
+        case BERRY_TYPE_Q8_0: d = K->dot_q8_0; tl = K->tile_q8_0; break;
+        case BERRY_TYPE_Q4_K: d = K->dot_q4_K; tl = K->tile_q4_K; break;
+        case BERRY_TYPE_Q5_K: d = K->dot_q5_K; tl = K->tile_q5_K; break;
+        case BERRY_TYPE_Q6_K: d = K->dot_q6_K; tl = K->tile_q6_K; break;
+        case BERRY_TYPE_Q8_K: d = K->dot_q8_K; break;
+        }
+        berry_type_info const *ti = berry_type_get(t);
+        berry_quant_fn q = ti && ti->vec_dot_type == BERRY_TYPE_Q8_0 ? K->quant_q8_0
+                         : ti && ti->vec_dot_type == BERRY_TYPE_Q8_K ? K->quant_q8_K : NULL;
+        if (!k.dot) k.dot = d;
+        if (!k.tile && tl) {
+            int fl = t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16;
+            k.tile = tl;
+            k.tr = fl ? K->f_rows : K->q_rows;
+            k.tc = fl ? K->f_cols : K->q_cols;
+        }
+        if (!k.quant) k.quant = q;
+    }
+    return k;
+}
+
+void berry_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
+    for (int lv = (int)berry_simd_level(); lv >= 0; lv--)
+        if (level_table(lv)->f16_to_f32) { level_table(lv)->f16_to_f32(src, dst, n); return; }
+}
+
+void berry_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n) {
+    for (int lv = (int)berry_simd_level(); lv >= 0; lv--)
+        if (level_table(lv)->f32_to_f16) { level_table(lv)->f32_to_f16(src, dst, n); return; }
+}
+
+void berry_vec_dot(berry_type t, int64_t n, float *out, const void *w_row, const void *x) {
+    const berry_type_info *ti = berry_type_get(t);
+    if (!ti || n <= 0 || n % ti->block) { *out = 0; return; }
+    pick(t).dot(n, out, w_row, x);
+}
+
+// ---- matmul ------------------------------------------------------------------------------------
+
+size_t berry_matmul_scratch_size(berry_type t, int rows, int64_t k) {
+    const berry_type_info *ti = berry_type_get(t);
+    if (!ti || rows <= 0) return 0;
+    size_t row = berry_row_size(ti->vec_dot_type, k), total;
+    if (!row || __builtin_mul_overflow(row, (size_t)rows, &total)) return 0;
+    return total;
+}
+
+typedef struct {
+    kernel_set ks;
+    const uint8_t *w;
+    size_t wstride;      // bytes per weight row
+    const float *x;      // (rows, K) f32 input
+    const uint8_t *xa;   // (rows, K) activations in vec_dot_type, xstride bytes per row
+    size_t xstride;
+    uint8_t *scratch;
+    float *y;            // (rows, M)
+    int rows;
+    int64_t k, m;
+} mm_job;
+
+static void convert_rows(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    int b, e;
+    berry_split(j->rows, ith, nth, &b, &e);
+    for (int r = b; r < e; r++) j->ks.quant(j->x + (size_t)r * j->k, j->scratch + (size_t)r * j->xstride, j->k);
+}
+
+// Thread ITH takes a contiguous range of weight rows (whole tiles). Activations are walked in chunks
+// that stay in L2 while this thread's weight rows stream past them; within a chunk each group of
+// tile_cols weight rows stays in L1 while every tile of activation rows uses it.
+static void mm_run(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    int64_t tc = j->ks.tile ? j->ks.tc : 1, tr = j->ks.tile ? j->ks.tr : 1;
+    int64_t units = (j->m + tc - 1) / tc, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * tc, c_end = per * (ith + 1) * tc;
+    if (c_end > j->m) c_end = j->m;
+    if (c_begin >= c_end) return;
+    int64_t chunk = (int64_t)((256 * 1024) / (j->xstride ? j->xstride : 1));
+    chunk = chunk < tr ? tr : chunk / tr * tr;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int64_t r1 = r0 + chunk < j->rows ? r0 + chunk : j->rows;
+        for (int64_t c = c_begin; c < c_end; c += tc) {
+            int nc = (int)(c_end - c < tc ? c_end - c : tc);
+            const uint8_t *wc = j->w + (size_t)c * j->wstride;
+            for (int64_t r = r0; r < r1; r += tr) {
+                int nr = (int)(r1 - r < tr ? r1 - r : tr);
+                const uint8_t *xr = j->xa + (size_t)r * j->xstride;
+                float *yr = j->y + (size_t)r * (size_t)j->m + (size_t)c;
+                if (j->ks.tile) {
+                    j->ks.tile(j->k, wc, j->wstride, xr, j->xstride, yr, (size_t)j->m, nr, nc);
+                } else {
+                    for (int a = 0; a < nr; a++)
+                        for (int b = 0; b < nc; b++)
+                            j->ks.dot(j->k, yr + (size_t)a * (size_t)j->m + b, wc + (size_t)b * j->wstride,
+                                      xr + (size_t)a * j->xstride);
+                }
+            }
+        }
+    }
+}
+
+void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x, float *y, int rows,
+                  int64_t k, int64_t m, void *scratch) {
+    const berry_type_info *ti = berry_type_get(t);
+    if (!ti || t == BERRY_TYPE_Q8_K || rows <= 0 || m <= 0 || k <= 0 || k % ti->block) return;
+    mm_job j = {.ks = pick(t), .w = w, .wstride = berry_row_size(t, k), .x = x, .scratch = scratch,
+                .y = y, .rows = rows, .k = k, .m = m};
+    if (ti->vec_dot_type == BERRY_TYPE_F32) {
+        j.xa = (const uint8_t *)x;
+        j.xstride = (size_t)k * sizeof(float);
+    } else {
+        j.xa = scratch;
+        j.xstride = berry_row_size(ti->vec_dot_type, k);
+        // Converting is O(rows K); worth a second dispatch only when there are several rows.
+        if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &j);
+        else convert_rows(&j, 0, 1);
+    }
+    berry_pool_run(pool, mm_run, &j);
+}

@@ -1,0 +1,391 @@
+// matmul_avx2.c — AVX2 + FMA + F16C kernels: dot products, register-blocked tiles over (activation rows
+// x weight rows), and activation quantizers bit-identical to the scalar ones. Compiled with
+// -mavx2 -mfma -mf16c; only called when the CPU has them (matmul.c's dispatch).
+#include "tensor/blocks.h"
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+INLINE float f16(const void *p) { uint16_t h; memcpy(&h, p, 2); return _cvtsh_ss(h); }
+
+// ---- float weights against f32 activations ----------------------------------------------------------
+
+// Eight weights of row W starting at I as f32. KIND: 0 f32, 1 f16, 2 bf16.
+INLINE __m256 load_w8(const uint8_t *w, int64_t i, int kind) {
+    if (kind == 0) return _mm256_loadu_ps((const float *)w + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+    if (kind == 1) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE float load_w1(const uint8_t *w, int64_t i, int kind) {
+    if (kind == 0) return ((const float *)w)[i];
+    uint16_t h;
+    memcpy(&h, w + 2 * i, 2);
+    return kind == 1 ? _cvtsh_ss(h) : berry_bf16_to_f32(h);
+}
+
+INLINE void dot_float(int64_t n, float *out, const void *wv, const void *xv, int kind) {
+    const uint8_t *w = wv;
+    const float *x = xv;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_w8(w, i, kind), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load_w8(w, i + 8, kind), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_w8(w, i + 16, kind), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_w8(w, i + 24, kind), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_w8(w, i, kind), _mm256_loadu_ps(x + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += load_w1(w, i, kind) * x[i];
+    *out = s;
+}
+static void dot_f32(int64_t n, float *o, const void *w, const void *x) { dot_float(n, o, w, x, 0); }
+static void dot_f16(int64_t n, float *o, const void *w, const void *x) { dot_float(n, o, w, x, 1); }
+static void dot_bf16(int64_t n, float *o, const void *w, const void *x) { dot_float(n, o, w, x, 2); }
+
+// Tile of NR activation rows x NC weight rows: each weight vector converted once and used NR times,
+// each activation vector used NC times. NR * NC accumulators of 8 lanes, summed at the end.
+INLINE void tile_float_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
+                             size_t ldy, const int NR, const int NC, int kind) {
+    __m256 acc[4][4];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv[4];
+        for (int r = 0; r < NR; r++) xv[r] = _mm256_loadu_ps((const float *)(x + (size_t)r * xs) + i);
+        for (int c = 0; c < NC; c++) {
+            __m256 wv = load_w8(w + (size_t)c * ws, i, kind);
+            for (int r = 0; r < NR; r++) acc[r][c] = _mm256_fmadd_ps(wv, xv[r], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) {
+            float s = hsum(acc[r][c]);
+            for (int64_t j = i; j < n; j++)
+                s += load_w1(w + (size_t)c * ws, j, kind) * ((const float *)(x + (size_t)r * xs))[j];
+            y[(size_t)r * ldy + c] = s;
+        }
+}
+
+// Instantiates the fixed-shape tiles up to 3 x 4 and picks one for (nr, nc).
+#define FLOAT_TILE(name, kind)                                                                          \
+    static void name(int64_t n, const void *wv, size_t ws, const void *xv, size_t xs, float *y, size_t ldy, \
+                     int nr, int nc) {                                                                  \
+        const uint8_t *w = wv, *x = xv;                                                                 \
+        switch (nr * 8 + nc) {                                                                          \
+        case 1 * 8 + 1: tile_float_fixed(n, w, ws, x, xs, y, ldy, 1, 1, kind); break;                    \
+        case 1 * 8 + 2: tile_float_fixed(n, w, ws, x, xs, y, ldy, 1, 2, kind); break;                    \
+        case 1 * 8 + 3: tile_float_fixed(n, w, ws, x, xs, y, ldy, 1, 3, kind); break;                    \
+        case 1 * 8 + 4: tile_float_fixed(n, w, ws, x, xs, y, ldy, 1, 4, kind); break;                    \
+        case 2 * 8 + 1: tile_float_fixed(n, w, ws, x, xs, y, ldy, 2, 1, kind); break;                    \
+        case 2 * 8 + 2: tile_float_fixed(n, w, ws, x, xs, y, ldy, 2, 2, kind); break;                    \
+        case 2 * 8 + 3: tile_float_fixed(n, w, ws, x, xs, y, ldy, 2, 3, kind); break;                    \
+        case 2 * 8 + 4: tile_float_fixed(n, w, ws, x, xs, y, ldy, 2, 4, kind); break;                    \
+        case 3 * 8 + 1: tile_float_fixed(n, w, ws, x, xs, y, ldy, 3, 1, kind); break;                    \
+        case 3 * 8 + 2: tile_float_fixed(n, w, ws, x, xs, y, ldy, 3, 2, kind); break;                    \
+        case 3 * 8 + 3: tile_float_fixed(n, w, ws, x, xs, y, ldy, 3, 3, kind); break;                    \
+        default: tile_float_fixed(n, w, ws, x, xs, y, ldy, 3, 4, kind); break;                           \
+        }                                                                                               \
+    }
+FLOAT_TILE(tile_f32, 0)
+FLOAT_TILE(tile_f16, 1)
+FLOAT_TILE(tile_bf16, 2)
+
+// ---- q8_0 / q4_0 weights against q8_0 activations -------------------------------------------------
+
+// 32 weights of a block as int8 in element order. q4_0: low nibbles are elements 0..15, high 16..31,
+// minus 8.
+INLINE __m256i load_q4_0(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m256i b = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    return _mm256_sub_epi8(_mm256_and_si256(b, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+}
+
+// Eight int32 partial sums of the products of 32 int8 pairs. vpmaddubsw wants one unsigned operand:
+// |w| and x carrying w's sign. |w| <= 128 and |x| <= 127 (activations are never -128), so the int16
+// pair sums (<= 2 * 128 * 127) cannot saturate.
+INLINE __m256i dot_i8(__m256i w, __m256i x) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+INLINE void dot_q8(int64_t n, float *out, const void *wv, const void *xv, int q4) {
+    const uint8_t *w = wv;
+    const berry_block_q8_0 *x = xv;
+    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t nb = n / 32, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const uint8_t *b0 = w + (size_t)i * bs, *b1 = b0 + bs;
+        __m256i w0 = q4 ? load_q4_0(b0 + 2) : _mm256_loadu_si256((const __m256i *)(b0 + 2));
+        __m256i w1 = q4 ? load_q4_0(b1 + 2) : _mm256_loadu_si256((const __m256i *)(b1 + 2));
+        __m256i p0 = dot_i8(w0, _mm256_loadu_si256((const __m256i *)x[i].qs));
+        __m256i p1 = dot_i8(w1, _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b0) * f16(&x[i].d)), _mm256_cvtepi32_ps(p0), a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b1) * f16(&x[i + 1].d)), _mm256_cvtepi32_ps(p1), a1);
+    }
+    for (; i < nb; i++) {
+        const uint8_t *b0 = w + (size_t)i * bs;
+        __m256i w0 = q4 ? load_q4_0(b0 + 2) : _mm256_loadu_si256((const __m256i *)(b0 + 2));
+        __m256i p0 = dot_i8(w0, _mm256_loadu_si256((const __m256i *)x[i].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b0) * f16(&x[i].d)), _mm256_cvtepi32_ps(p0), a0);
+    }
+    *out = hsum(_mm256_add_ps(a0, a1));
+}
+static void dot_q8_0(int64_t n, float *o, const void *w, const void *x) { dot_q8(n, o, w, x, 0); }
+static void dot_q4_0(int64_t n, float *o, const void *w, const void *x) { dot_q8(n, o, w, x, 1); }
+
+// Tile of NR activation rows x NC weight rows over q8_0 blocks. Per block: each weight block unpacked
+// once (|w| and w kept), each (row, column) pair one sign + maddubs + madd + convert + fma.
+INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
+                          size_t ldy, const int NR, const int NC, int q4) {
+    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    __m256 acc[4][4];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i wq[4], wa[4];
+        float dw[4];
+        for (int c = 0; c < NC; c++) {
+            const uint8_t *blk = w + (size_t)c * ws + (size_t)b * bs;
+            wq[c] = q4 ? load_q4_0(blk + 2) : _mm256_loadu_si256((const __m256i *)(blk + 2));
+            wa[c] = _mm256_sign_epi8(wq[c], wq[c]);
+            dw[c] = f16(blk);
+        }
+        for (int r = 0; r < NR; r++) {
+            const berry_block_q8_0 *xb = (const berry_block_q8_0 *)(x + (size_t)r * xs) + b;
+            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
+            __m256 dx = _mm256_set1_ps(f16(&xb->d));
+            for (int c = 0; c < NC; c++) {
+                __m256i p = _mm256_maddubs_epi16(wa[c], _mm256_sign_epi8(xq, wq[c]));
+                __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+                acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dw[c])), f, acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) y[(size_t)r * ldy + c] = hsum(acc[r][c]);
+}
+
+#define Q8_TILE(name, q4)                                                                               \
+    static void name(int64_t n, const void *wv, size_t ws, const void *xv, size_t xs, float *y, size_t ldy, \
+                     int nr, int nc) {                                                                  \
+        const uint8_t *w = wv, *x = xv;                                                                 \
+        switch (nr * 8 + nc) {                                                                          \
+        case 1 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 1, q4); break;                         \
+        case 1 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 2, q4); break;                         \
+        case 1 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 3, q4); break;                         \
+        case 1 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 4, q4); break;                         \
+        case 2 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 1, q4); break;                         \
+        case 2 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 2, q4); break;                         \
+        case 2 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 3, q4); break;                         \
+        case 2 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 4, q4); break;                         \
+        case 3 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 1, q4); break;                         \
+        case 3 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 2, q4); break;                         \
+        case 3 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 3, q4); break;                         \
+        case 3 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 4, q4); break;                         \
+        case 4 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 1, q4); break;                         \
+        case 4 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 2, q4); break;                         \
+        case 4 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 3, q4); break;                         \
+        default: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 4, q4); break;                                \
+        }                                                                                               \
+    }
+Q8_TILE(tile_q8_0, 0)
+Q8_TILE(tile_q4_0, 1)
+
+// ---- K-quants against q8_K activations ----------------------------------------------------------
+// Integer sums per super-block are exact, and the float steps are the scalar reference's in the same
+// order, so these agree with it bit for bit.
+
+INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, int five) {
+    const berry_block_q8_K *x = xv;
+    size_t bsize = five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
+        const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
+        const uint8_t *qs = five ? a5->qs : a4->qs;
+        uint8_t sc[8], m[8];
+        int summ = 0;
+        for (int j = 0; j < 8; j++) {
+            berry_k4_scale_min(j, a4->scales, &sc[j], &m[j]);
+            summ += m[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        }
+        __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
+                hv = _mm256_srli_epi16(hv, 2);
+            }
+            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c)));
+            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c]));
+            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        }
+        float d = f16(&a4->d) * x[i].d, dmin = f16(&a4->dmin) * x[i].d;
+        s += d * (float)hsum_i32(sumi) - dmin * (float)summ;
+    }
+    *out = s;
+}
+static void dot_q4_K(int64_t n, float *o, const void *w, const void *x) { dot_q45K(n, o, w, x, 0); }
+static void dot_q5_K(int64_t n, float *o, const void *w, const void *x) { dot_q45K(n, o, w, x, 1); }
+
+// q6_K: the 6-bit values (0..63) times x, minus 32 * sum(x) per 16-value sub-block via bsums.
+static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
+    const berry_block_q6_K *a = wv;
+    const berry_block_q8_K *x = xv;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        int off = 0;
+        for (int j = 0; j < 16; j++) off += a[i].scales[j] * x[i].bsums[j];
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            for (int k = 0; k < 4; k++) {
+                const int8_t *sc = a[i].scales + 8 * h + 2 * k;
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(x[i].qs + 128 * h + 32 * k)));
+                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+            }
+        }
+        s += f16(&a[i].d) * x[i].d * (float)(hsum_i32(sumi) - 32 * off);
+    }
+    *out = s;
+}
+
+static void dot_q8_K(int64_t n, float *out, const void *wv, const void *xv) {
+    const berry_block_q8_K *a = wv, *x = xv;
+    float s = 0;
+    for (int64_t i = 0; i < n / 256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int k = 0; k < 8; k++)
+            sumi = _mm256_add_epi32(sumi, dot_i8(_mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * k)),
+                                                 _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * k))));
+        s += (float)hsum_i32(sumi) * (a[i].d * x[i].d);
+    }
+    *out = s;
+}
+
+// ---- activation quantizers ----------------------------------------------------------------------
+
+INLINE float amax_ps(const float *x, int n) {
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (int l = 0; l < n; l += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + l), abs));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+// roundf: truncate, then step away from zero when the dropped fraction is >= 0.5 (v - trunc(v) is
+// exact for |v| < 2^23).
+INLINE __m256i round_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    t = _mm256_add_ps(t, _mm256_and_ps(step, _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ)));
+    return _mm256_cvttps_epi32(t);
+}
+
+// 32 int32 (four vectors in element order) to 32 int8 in element order.
+INLINE __m256i pack_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i v = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static void quant_q8_0(const float *x, void *dst, int64_t n) {
+    berry_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / 32; i++, x += 32) {
+        float amax = amax_ps(x, 32);
+        float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        b[i].d = berry_f32_to_f16(d);
+        __m256 iv = _mm256_set1_ps(id);
+        __m256i q0 = round_away(_mm256_mul_ps(_mm256_loadu_ps(x), iv));
+        __m256i q1 = round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8), iv));
+        __m256i q2 = round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 16), iv));
+        __m256i q3 = round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 24), iv));
+        _mm256_storeu_si256((__m256i *)b[i].qs, pack_i8(q0, q1, q2, q3));
+    }
+}
+
+// Round to nearest even: vcvtps2dq under the default rounding mode, as rintf.
+static void quant_q8_K(const float *x, void *dst, int64_t n) {
+    berry_block_q8_K *b = dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256) {
+        float amax = amax_ps(x, 256);
+        float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        b[i].d = d;
+        __m256 iv = _mm256_set1_ps(id);
+        for (int k = 0; k < 8; k++) {
+            const float *xk = x + 32 * k;
+            __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xk), iv));
+            __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xk + 8), iv));
+            __m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xk + 16), iv));
+            __m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xk + 24), iv));
+            _mm256_storeu_si256((__m256i *)(b[i].qs + 32 * k), pack_i8(q0, q1, q2, q3));
+            // Sums of 16 values each: elements 0..15 are q0, q1; 16..31 are q2, q3.
+            b[i].bsums[2 * k] = (int16_t)hsum_i32(_mm256_add_epi32(q0, q1));
+            b[i].bsums[2 * k + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q2, q3));
+        }
+    }
+}
+
+// ---- half-precision rows (F16C: exact both ways, round to nearest even) --------------------------
+
+static void f16_to_f32(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+const berry_kernels berry_kernels_avx2 = {
+    .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
+    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
+    .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
+    .dot_q8_K = dot_q8_K,
+    .tile_f32 = tile_f32, .tile_f16 = tile_f16, .tile_bf16 = tile_bf16,
+    .tile_q4_0 = tile_q4_0, .tile_q8_0 = tile_q8_0,
+    .quant_q8_0 = quant_q8_0, .quant_q8_K = quant_q8_K,
+    .f_rows = 3, .f_cols = 4, .q_rows = 4, .q_cols = 4,
+};
