@@ -1,0 +1,363 @@
+// forward.c — llama / qwen2 / gemma2 forward over a batch of tokens from many sequences, with keys and
+// values in the paged KV cache. Shapes: B tokens in the batch, E = n_embd, Q = n_head * head_dim,
+// KV = n_head_kv * head_dim, F = n_ff, V = n_vocab.
+#include "model/forward.h"
+#include "base/alloc.h"
+#include "model/model_impl.h"
+#include "tensor/matmul.h"
+#include "tensor/quant.h"
+#include <math.h>
+#include <string.h>
+
+struct berry_ctx {
+    const berry_model *m;
+    berry_kv *kv;
+    berry_pool *pool;
+    bool own_pool;
+    int max_batch, page_tokens, nth;
+    int64_t n_evaluated;
+    // Activations, allocated once for max_batch tokens.
+    float *x, *xn, *tmp;       // (B, E)
+    float *q, *att;            // (B, Q)
+    float *k, *v;              // (B, KV)
+    float *g, *u;              // (B, F)
+    float *rope_cos, *rope_sin;  // (B, head_dim/2)
+    float *inv_freq;           // (head_dim/2) angle per position of each rope pair
+    float *th_buf;             // per thread: page_tokens scores + head_dim accumulators
+    void *mm_scratch;          // berry_matmul's converted activations
+    // Per-batch bookkeeping.
+    int32_t *tok_seq_idx;      // (B) index of the token's sequence among the batch's distinct sequences
+    int32_t *tok_pos;          // (B)
+    int32_t *dseq, *dlen;      // (B) distinct sequences and their lengths before the batch
+    const int32_t **dpages;    // (B) their page lists
+    int32_t *gather;           // (B) tokens of one sequence / rows whose logits are wanted
+    void *alloc;               // one allocation holding everything above
+};
+
+berry_kv *berry_ctx_kv(berry_ctx *c) { return c->kv; }
+const berry_model *berry_ctx_model(const berry_ctx *c) { return c->m; }
+int berry_ctx_max_batch(const berry_ctx *c) { return c->max_batch; }
+int64_t berry_ctx_n_evaluated(const berry_ctx *c) { return c->n_evaluated; }
+
+static size_t mm_scratch_for(const berry_weight *w, int rows) {
+    return berry_matmul_scratch_size(w->type, rows, w->cols);
+}
+
+berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, char *err, size_t n) {
+    berry_ctx_params d = {0};
+    if (!p) p = &d;
+    if (!m) { berry_errf(err, n, BERRY_EINVAL, "no model"); return NULL; }
+    const berry_hparams *hp = &m->hp;
+    int B = p->max_batch > 0 ? p->max_batch : 512;
+    if (B > (1 << 20)) { berry_errf(err, n, BERRY_EINVAL, "max_batch %d is too large", B); return NULL; }
+    berry_ctx *c = berry_calloc(1, sizeof *c);
+    if (!c) { berry_errf(err, n, BERRY_ENOMEM, "out of memory"); return NULL; }
+    c->m = m;
+    c->max_batch = B;
+    berry_kv_config kc = {.n_layer = hp->n_layer, .kv_dim = hp->n_head_kv * hp->head_dim, .page_tokens = p->kv_page_tokens,
+                          .max_bytes = p->kv_bytes ? p->kv_bytes : (size_t)256 << 20, .max_seqs = p->max_seqs};
+    c->kv = berry_kv_create(&kc, err, n);
+    if (!c->kv) goto fail;
+    c->page_tokens = berry_kv_page_tokens(c->kv);
+    if (p->pool) c->pool = p->pool;
+    else {
+        c->pool = berry_pool_create(p->n_threads);
+        c->own_pool = true;
+        if (!c->pool) { berry_errf(err, n, BERRY_ENOMEM, "cannot create a thread pool"); goto fail; }
+    }
+    c->nth = berry_pool_size(c->pool);
+
+    size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim,
+           F = hp->n_ff, H = hp->head_dim / 2;
+    size_t mm = mm_scratch_for(&m->output, B);
+    for (int il = 0; il < hp->n_layer; il++) {
+        const berry_layer *L = &m->layers[il];
+        const berry_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++) {
+            size_t s = mm_scratch_for(ws[i], B);
+            if (s > mm) mm = s;
+        }
+    }
+    // Floats, then pointers and ints: sizes in units of their own type, each region 64-byte aligned.
+    size_t fl[] = {B * E, B * E, B * E, B * Q, B * Q, B * KV, B * KV, B * F, B * F, B * H, B * H, H,
+                   (size_t)c->nth * (c->page_tokens + hp->head_dim)};
+    float **fp[] = {&c->x, &c->xn, &c->tmp, &c->q, &c->att, &c->k, &c->v, &c->g, &c->u, &c->rope_cos, &c->rope_sin,
+                    &c->inv_freq, &c->th_buf};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) total += (fl[i] * sizeof(float) + 63) & ~(size_t)63;
+    size_t ints = 6 * (size_t)B * sizeof(int32_t) + 64 * 6, ptrs = (size_t)B * sizeof(void *) + 64;
+    total += ints + ptrs + mm + 64;
+    unsigned char *a = c->alloc = berry_calloc(total, 1);
+    if (!a) { berry_errf(err, n, BERRY_ENOMEM, "out of memory for %zu bytes of activations", total); goto fail; }
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+        *fp[i] = (float *)a;
+        a += (fl[i] * sizeof(float) + 63) & ~(size_t)63;
+    }
+    int32_t **ip[] = {&c->tok_seq_idx, &c->tok_pos, &c->dseq, &c->dlen, &c->gather};
+    for (size_t i = 0; i < sizeof ip / sizeof ip[0]; i++) {
+        *ip[i] = (int32_t *)a;
+        a += ((size_t)B * sizeof(int32_t) + 63) & ~(size_t)63;
+    }
+    c->dpages = (const int32_t **)a;
+    a += ((size_t)B * sizeof(void *) + 63) & ~(size_t)63;
+    c->mm_scratch = a;
+    // Rope: pair i turns by pos * freq_scale * theta^(-2i/d) / divisor_i (llama3 divisors when present).
+    for (size_t i = 0; i < H; i++) {
+        double f = hp->rope_freq_scale * pow(hp->rope_theta, -2.0 * (double)i / hp->head_dim);
+        if (m->rope_freqs) f /= m->rope_freqs[i];
+        c->inv_freq[i] = (float)f;
+    }
+    return c;
+fail:
+    berry_ctx_free(c);
+    return NULL;
+}
+
+void berry_ctx_free(berry_ctx *c) {
+    if (!c) return;
+    berry_kv_free(c->kv);
+    if (c->own_pool) berry_pool_free(c->pool);
+    berry_free(c->alloc);
+    berry_free(c);
+}
+
+// ---- layers --------------------------------------------------------------------------------------
+
+// out = x / rms(x) * w, row by row. x, out: (T, C); w: (C). out may equal x.
+static void rmsnorm(float *out, const float *x, const float *w, int T, int C, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * C;
+        float *ot = out + (size_t)t * C;
+        double ss = 0.0;
+        for (int i = 0; i < C; i++) ss += (double)xt[i] * xt[i];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int i = 0; i < C; i++) ot[i] = xt[i] * r * w[i];
+    }
+}
+
+// Y (T, M) = X (T, K) . W^T on the context's pool.
+static void matmul(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T) {
+    berry_matmul(c->pool, w->type, w->data, x, y, T, w->cols, w->rows, c->mm_scratch);
+}
+
+static void add_bias(float *y, const float *b, int T, size_t M) {
+    if (!b) return;
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < M; i++) y[(size_t)t * M + i] += b[i];
+}
+
+// Rotates the N_HEADS heads of each token's vector in X (T, n_heads * hd) by its position's angles.
+// NEOX pairs (i, i + hd/2) (qwen2, gemma2); "normal" pairs (2i, 2i+1) (llama, whose GGUF Q/K rows
+// llama.cpp's converter permuted so that this equals Hugging Face's rotate_half).
+static void rope(const berry_ctx *c, float *x, int T, int n_heads, int hd, bool neox) {
+    int half = hd / 2;
+    for (int t = 0; t < T; t++) {
+        const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * hd;
+            for (int i = 0; i < half; i++) {
+                int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * cs[i] - x1 * sn[i];
+                v[b] = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+    }
+}
+
+static inline float dot(const float *a, const float *b, int n) {
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    float r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+typedef struct {
+    berry_ctx *c;
+    int layer, T;
+    bool window;
+} attn_args;
+
+// Attention of each (token, head) over its own sequence's cached positions lo..pos, where lo is 0 or
+// pos - window + 1 on sliding layers. Softmax is computed online page by page (running max and sum),
+// so the only buffer is one page of scores per thread. Writes c->att (T, Q).
+static void attn_job(void *arg, int ith, int nth) {
+    const attn_args *A = arg;
+    berry_ctx *c = A->c;
+    const berry_hparams *hp = &c->m->hp;
+    int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv, PT = c->page_tokens;
+    size_t Q = (size_t)nh * hd, KV = (size_t)hp->n_head_kv * hd;
+    float *sc = c->th_buf + (size_t)ith * (PT + hd), *acc = sc + PT;
+    float cap = hp->attn_softcap, scale = hp->attn_scale;
+    int b0, b1;
+    berry_split(A->T * nh, ith, nth, &b0, &b1);
+    for (int task = b0; task < b1; task++) {
+        int t = task / nh, h = task % nh, kvh = h / group;
+        const float *q = c->q + (size_t)t * Q + (size_t)h * hd;
+        int pos = c->tok_pos[t];
+        int lo = A->window && pos - hp->sliding_window + 1 > 0 ? pos - hp->sliding_window + 1 : 0;
+        const int32_t *pages = c->dpages[c->tok_seq_idx[t]];
+        float mx = -INFINITY, sum = 0;
+        for (int i = 0; i < hd; i++) acc[i] = 0;
+        for (int p0 = lo; p0 <= pos;) {
+            int pi = p0 / PT, r0 = p0 - pi * PT, r1 = pos - pi * PT + 1 < PT ? pos - pi * PT + 1 : PT;
+            const float *K = berry_kv_page_k(c->kv, pages[pi], A->layer) + kvh * hd;
+            const float *V = berry_kv_page_v(c->kv, pages[pi], A->layer) + kvh * hd;
+            float pm = -INFINITY;
+            for (int r = r0; r < r1; r++) {
+                float s = dot(q, K + (size_t)r * KV, hd) * scale;
+                if (cap > 0) s = cap * tanhf(s / cap);
+                sc[r - r0] = s;
+                if (s > pm) pm = s;
+            }
+            if (pm > mx) {
+                float corr = expf(mx - pm);
+                sum *= corr;
+                for (int i = 0; i < hd; i++) acc[i] *= corr;
+                mx = pm;
+            }
+            for (int r = r0; r < r1; r++) {
+                float e = expf(sc[r - r0] - mx);
+                sum += e;
+                const float *vr = V + (size_t)r * KV;
+                for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
+            }
+            p0 = (pi + 1) * PT;
+        }
+        float *out = c->att + (size_t)t * Q + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) out[i] = acc[i] / sum;
+    }
+}
+
+static inline float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+// ---- the forward ---------------------------------------------------------------------------------
+
+// Checks the batch and reserves its positions in the cache; on error nothing is appended.
+static berry_status prepare(berry_ctx *c, const berry_batch *b, int *n_distinct, int *n_wanted, char *err, size_t n) {
+    const berry_hparams *hp = &c->m->hp;
+    int T = b->n, nd = 0, nw = 0;
+    if (T < 1 || T > c->max_batch)
+        return berry_errf(err, n, BERRY_EINVAL, "batch of %d tokens (the context takes 1 to %d)", T, c->max_batch);
+    if (!b->token || !b->seq) return berry_errf(err, n, BERRY_EINVAL, "batch without tokens or sequence ids");
+    for (int t = 0; t < T; t++) {
+        if (b->token[t] < 0 || b->token[t] >= hp->n_vocab)
+            return berry_errf(err, n, BERRY_EINVAL, "batch token %d: id %d is outside the vocabulary [0, %d)", t,
+                              (int)b->token[t], hp->n_vocab);
+        int len = berry_kv_seq_len(c->kv, b->seq[t]);
+        if (len < 0) return berry_errf(err, n, BERRY_EINVAL, "batch token %d: sequence %d does not exist", t, (int)b->seq[t]);
+        int d = 0;
+        while (d < nd && c->dseq[d] != b->seq[t]) d++;
+        if (d == nd) c->dseq[nd] = b->seq[t], c->dlen[nd] = len, c->gather[nd] = 0, nd++;
+        int pos = c->dlen[d] + c->gather[d]++;  // gather[] counts this sequence's tokens so far
+        if (b->pos && b->pos[t] != pos)
+            return berry_errf(err, n, BERRY_EINVAL, "batch token %d: position %d, but sequence %d continues at %d", t,
+                              (int)b->pos[t], (int)b->seq[t], pos);
+        c->tok_seq_idx[t] = d;
+        c->tok_pos[t] = pos;
+        if (!b->logits || b->logits[t]) nw++;
+    }
+    for (int d = 0; d < nd; d++) {
+        int k = 0;
+        for (int t = 0; t < T; t++)
+            if (c->tok_seq_idx[t] == d) c->gather[k++] = b->token[t];
+        berry_status s = berry_kv_seq_append(c->kv, c->dseq[d], c->gather, k, err, n);
+        if (s != BERRY_OK) {
+            for (int e = 0; e < d; e++) berry_kv_seq_truncate(c->kv, c->dseq[e], c->dlen[e]);
+            return s;
+        }
+    }
+    for (int d = 0; d < nd; d++) {
+        int np = 0;
+        c->dpages[d] = berry_kv_seq_pages(c->kv, c->dseq[d], &np);
+    }
+    *n_distinct = nd;
+    *n_wanted = nw;
+    return BERRY_OK;
+}
+
+berry_status berry_forward(berry_ctx *c, const berry_batch *b, float *logits, char *err, size_t n) {
+    if (!c || !b) return berry_errf(err, n, BERRY_EINVAL, "no context or batch");
+    const berry_model *m = c->m;
+    const berry_hparams *hp = &m->hp;
+    int nd = 0, nw = 0;
+    berry_status s = prepare(c, b, &nd, &nw, err, n);
+    if (s != BERRY_OK) return s;
+    if (nw > 0 && !logits) {
+        for (int d = 0; d < nd; d++) berry_kv_seq_truncate(c->kv, c->dseq[d], c->dlen[d]);
+        return berry_errf(err, n, BERRY_EINVAL, "logits are wanted for %d tokens but the output buffer is NULL", nw);
+    }
+    int T = b->n, E = hp->n_embd, hd = hp->head_dim, half = hd / 2, F = hp->n_ff;
+    size_t Q = (size_t)hp->n_head * hd, KV = (size_t)hp->n_head_kv * hd;
+    bool neox = hp->arch != BERRY_ARCH_LLAMA;
+
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double a = (double)c->tok_pos[t] * c->inv_freq[i];
+            c->rope_cos[(size_t)t * half + i] = (float)cos(a);
+            c->rope_sin[(size_t)t * half + i] = (float)sin(a);
+        }
+    // Embeddings (gemma scales them by sqrt(n_embd), rounded to float as in both references).
+    float es = sqrtf((float)E);
+    for (int t = 0; t < T; t++) {
+        float *xt = c->x + (size_t)t * E;
+        berry_dequantize(m->tok_embd.type, (const unsigned char *)m->tok_embd.data + (size_t)b->token[t] * m->tok_embd.row_bytes,
+                         xt, E);
+        if (hp->embd_scale)
+            for (int i = 0; i < E; i++) xt[i] *= es;
+    }
+    for (int il = 0; il < hp->n_layer; il++) {
+        const berry_layer *L = &m->layers[il];
+        // Attention block.
+        rmsnorm(c->xn, c->x, L->attn_norm, T, E, hp->norm_eps);
+        matmul(c, &L->wq, c->xn, c->q, T);
+        matmul(c, &L->wk, c->xn, c->k, T);
+        matmul(c, &L->wv, c->xn, c->v, T);
+        add_bias(c->q, L->bq, T, Q);
+        add_bias(c->k, L->bk, T, KV);
+        add_bias(c->v, L->bv, T, KV);
+        rope(c, c->q, T, hp->n_head, hd, neox);
+        rope(c, c->k, T, hp->n_head_kv, hd, neox);
+        for (int t = 0; t < T; t++) {
+            int seq = c->dseq[c->tok_seq_idx[t]];
+            memcpy(berry_kv_k(c->kv, seq, il, c->tok_pos[t]), c->k + (size_t)t * KV, KV * sizeof(float));
+            memcpy(berry_kv_v(c->kv, seq, il, c->tok_pos[t]), c->v + (size_t)t * KV, KV * sizeof(float));
+        }
+        attn_args A = {c, il, T, berry_hparams_layer_slides(hp, il)};
+        berry_pool_run(c->pool, attn_job, &A);
+        matmul(c, &L->wo, c->att, c->tmp, T);
+        if (L->post_attn_norm) rmsnorm(c->tmp, c->tmp, L->post_attn_norm, T, E, hp->norm_eps);
+        for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->tmp[i];
+        // Feed-forward block: SwiGLU, or GeGLU with tanh-GELU (gemma2).
+        rmsnorm(c->xn, c->x, L->ffn_norm, T, E, hp->norm_eps);
+        matmul(c, &L->gate, c->xn, c->g, T);
+        matmul(c, &L->up, c->xn, c->u, T);
+        for (size_t i = 0; i < (size_t)T * F; i++) {
+            float g = c->g[i];
+            c->g[i] = (hp->gelu ? gelu_tanh(g) : g / (1.0f + expf(-g))) * c->u[i];
+        }
+        matmul(c, &L->down, c->g, c->tmp, T);
+        if (L->post_ffw_norm) rmsnorm(c->tmp, c->tmp, L->post_ffw_norm, T, E, hp->norm_eps);
+        for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->tmp[i];
+    }
+    // Output head for the wanted rows only.
+    if (nw > 0) {
+        int k = 0;
+        for (int t = 0; t < T; t++)
+            if (!b->logits || b->logits[t]) memcpy(c->tmp + (size_t)k++ * E, c->x + (size_t)t * E, (size_t)E * sizeof(float));
+        rmsnorm(c->xn, c->tmp, m->output_norm, nw, E, hp->norm_eps);
+        matmul(c, &m->output, c->xn, logits, nw);
+        if (hp->final_softcap > 0) {
+            float cap = hp->final_softcap;
+            for (size_t i = 0; i < (size_t)nw * hp->n_vocab; i++) logits[i] = cap * tanhf(logits[i] / cap);
+        }
+    }
+    berry_kv_commit(c->kv);
+    c->n_evaluated += T;
+    return BERRY_OK;
+}
