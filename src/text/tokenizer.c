@@ -334,14 +334,17 @@ berry_tokenizer *berry_tokenizer_from_gguf(const berry_gguf *g, char *err, size_
         const uint8_t *s = (const uint8_t *)t->text_blob + t->text[i].off;
         size_t l = t->text[i].len, o = off;
         uint8_t a = t->attr[i];
-        if (a & (A_CONTROL | A_UNKNOWN | A_USER)) {
+        bool unescape = t->model != MODEL_BPE && (a & (A_NORMAL | A_USER));
+        if ((a & (A_CONTROL | A_UNKNOWN | A_USER)) && !unescape) {
             memcpy(t->piece_blob + off, s, l);
             off += l;
         } else if (a & A_BYTE) {
             int hi = hexval(l == 6 ? s[3] : 0), lo = hexval(l == 6 ? s[4] : 0);
             if (l == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>' && hi >= 0 && lo >= 0)
                 t->piece_blob[off++] = (char)(hi * 16 + lo);
-        } else if (a & A_NORMAL) {
+        } else if (a & (A_NORMAL | A_USER)) {
+            // (User-defined tokens of SentencePiece vocabularies, such as Gemma's runs of "▁", are
+            // unescaped too, as Hugging Face's decoder does; llama.cpp prints them as stored.)
             if (t->model == MODEL_BPE) {
                 bool ok = l > 0;
                 for (size_t k = 0; k < l;) {
