@@ -201,7 +201,10 @@ char *berry_chat_render(const berry_tokenizer *t, const char *format, const berr
                         bool add_generation_prompt) {
     berry_chat_format f = format ? berry_chat_format_from_name(format) : berry_chat_format_of(t);
     if (f == BERRY_CHAT_UNKNOWN) return NULL;
-    char *sys = f == BERRY_CHAT_CHATML && t ? default_system(berry_tokenizer_chat_template(t)) : NULL;
+    const char *tpl = t ? berry_tokenizer_chat_template(t) : NULL;
+    // Llama 3.0's template ignores add_generation_prompt and always opens the assistant's turn.
+    if (!format && f == BERRY_CHAT_LLAMA3 && tpl && !strstr(tpl, "add_generation_prompt")) add_generation_prompt = true;
+    char *sys = f == BERRY_CHAT_CHATML ? default_system(tpl) : NULL;
     char *s = berry_chat_render_format(f, sys, msgs, n, add_generation_prompt);
     free(sys);
     return s;
