@@ -800,6 +800,7 @@ static void fam_equation(gen *g) {
             char o = OPS[pick(g, algebra ? 3 : 4)];
             if (k > 0 && o == ops[k - 1] && (o == '+' || o == '-')) o = '*';
             else if (k > 0 && algebra && o == '*' && ops[k - 1] == '*') o = '+';  // no "8(2x)"
+            else if (k > 0 && ((o == '/' && ops[k - 1] == '*') || (o == '*' && ops[k - 1] == '/'))) o = '+';  // no "* 5, / 5"
             if (o == '/') {
                 int64_t ds[8];
                 int nd = 0;
