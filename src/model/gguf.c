@@ -474,8 +474,8 @@ static berry_gguf *parse(const uint8_t *p, size_t size, char *err, size_t err_si
         }
         uint32_t type;
         if (!rd_u32(&r, &type, "the type")) goto bad;
-        const berry_type_info *info = berry_type_get((int)type);
-        if (type > INT_MAX || !info) { fail(&r, "unknown ggml type %u", type); goto bad; }
+        const berry_type_info *info = type <= INT_MAX ? berry_type_get((int)type) : NULL;
+        if (!info) { fail(&r, "unknown ggml type %u", type); goto bad; }
         t->type = (int)type;
         if (t->ne[0] % info->block) {
             fail(&r, "row length %lld is not a multiple of the %s block size %d", (long long)t->ne[0], info->name, info->block);
