@@ -393,3 +393,136 @@ TEST(train_rejects_bad_batches) {
     CHECK(!berry_tmodel_new(&hp, &bad, NULL, err, sizeof err));
     berry_tmodel_free(m);
 }
+
+// ---- checkpoints ---------------------------------------------------------------------------------
+
+#include "model/gguf.h"
+#include "train/checkpoint.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    berry_tmodel *m;
+    berry_trainer tr;
+    berry_ckpt_extra x;
+    int32_t tok[3][4 * 16], tgt[3][4 * 16];
+    float w[3][4 * 16];
+} run_state;
+
+// A LoRA run with dropout (so that the forward count matters) whose data loader draws one of three
+// batches per step from its RNG stream.
+static int run_open(run_state *s) {
+    berry_hparams hp = tiny_llama();
+    berry_tmodel_opts lo = {.lora_rank = 4, .lora_alpha = 8, .lora_dropout = 0.1f, .max_tokens = 64, .seed = 2};
+    char err[256];
+    s->m = berry_tmodel_new(&hp, &lo, NULL, err, sizeof err);
+    if (!s->m) return 0;
+    berry_tmodel_init_random(s->m, 3, 0.1f);
+    for (int k = 0; k < 3; k++) tiny_data(s->tok[k], s->tgt[k], s->w[k], 4, 16, hp.n_vocab, 20 + k);
+    berry_trainer_opts to = {.lr = 5e-3f, .lr_min = 1e-3f, .warmup = 3, .total = 40, .clip = 1.0, .accum = 1,
+                             .adam = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01}};
+    memset(&s->x, 0, sizeof s->x);
+    berry_rng_seed(&s->x.rng, 77, 1);
+    return berry_trainer_init(&s->tr, s->m, &to, err, sizeof err) == BERRY_OK;
+}
+
+static void run_close(run_state *s) {
+    berry_trainer_free(&s->tr);
+    berry_tmodel_free(s->m);
+}
+
+static double run_step(run_state *s) {
+    int k = (int)berry_rng_below(&s->x.rng, 3);
+    berry_tbatch b = {.n_seq = 4, .n_ctx = 16, .tokens = s->tok[k], .targets = s->tgt[k]};
+    double loss = -1;
+    char err[256];
+    if (berry_trainer_sft(&s->tr, &b, s->w[k], &loss, err, sizeof err) != BERRY_OK) return -1;
+    berry_trainer_step(&s->tr, NULL, NULL);
+    s->x.data_pos++;
+    return loss;
+}
+
+// A child process trains and checkpoints after every step; it is killed with SIGKILL at an arbitrary
+// moment. The checkpoint left behind is complete, and resuming from it gives exactly the losses of an
+// uninterrupted run.
+TEST(train_checkpoint_resume_after_kill) {
+    enum { N_REF = 40, CHILD_MAX = 30 };
+    double ref[N_REF];
+    static run_state s;  // large: keep it off the stack
+    CHECK(run_open(&s));
+    for (int i = 0; i < N_REF; i++) ref[i] = run_step(&s);
+    run_close(&s);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/run.ckpt.gguf", berry_test_tmpdir());
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        run_state c;
+        if (!run_open(&c)) _exit(2);
+        for (int i = 0; i < CHILD_MAX; i++) {
+            run_step(&c);
+            if (berry_checkpoint_save(path, &c.tr, &c.x, NULL, 0) != BERRY_OK) _exit(3);
+        }
+        _exit(0);
+    }
+    // Wait for a first checkpoint, then a little more, then kill.
+    for (int i = 0; i < 2000 && access(path, F_OK) != 0; i++) usleep(1000);
+    usleep(15000);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECKF(!WIFEXITED(status) || WEXITSTATUS(status) == 0, "child failed with %d", WEXITSTATUS(status));
+    CHECK(run_open(&s));
+    char err[256];
+    CHECKF(berry_checkpoint_load(path, &s.tr, &s.x, err, sizeof err) == BERRY_OK, "%s", err);
+    int from = (int)s.tr.step;
+    CHECK(from >= 1 && from <= CHILD_MAX && (int)s.x.data_pos == from);
+    fprintf(stderr, "    killed after step %d (%s)\n", from, WIFSIGNALED(status) ? "SIGKILL" : "had finished");
+    for (int i = from; i < from + 8 && i < N_REF; i++) {
+        double l = run_step(&s);
+        CHECKF(l == ref[i], "step %d: loss %.9g after resuming, %.9g uninterrupted", i, l, ref[i]);
+    }
+    run_close(&s);
+}
+
+// The adapter file: llama.cpp's keys and shapes; it loads back into a model of the same configuration,
+// and a model with another rank rejects it naming a tensor.
+TEST(train_lora_adapter_roundtrip) {
+    static run_state s;
+    CHECK(run_open(&s));
+    for (int i = 0; i < 3; i++) run_step(&s);
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/adapter.gguf", berry_test_tmpdir());
+    CHECKF(berry_lora_save(path, s.m, err, sizeof err) == BERRY_OK, "%s", err);
+    berry_gguf *g = berry_gguf_open(path, err, sizeof err);
+    CHECKF(g, "%s", err);
+    const char *str;
+    float alpha;
+    CHECK(berry_gguf_get_str(g, "general.type", &str, NULL) && !strcmp(str, "adapter"));
+    CHECK(berry_gguf_get_str(g, "adapter.type", &str, NULL) && !strcmp(str, "lora"));
+    CHECK(berry_gguf_get_str(g, "general.architecture", &str, NULL) && !strcmp(str, "llama"));
+    CHECK(berry_gguf_get_f32(g, "adapter.lora.alpha", &alpha) && alpha == 8.0f);
+    int64_t ia = berry_gguf_find_tensor(g, "blk.1.ffn_down.weight.lora_a"), ne[4];
+    CHECK(ia >= 0);
+    berry_gguf_tensor_shape(g, ia, ne);
+    CHECK(ne[0] == 64 && ne[1] == 4);  // (in = n_ff, rank)
+    int64_t ib = berry_gguf_find_tensor(g, "blk.1.ffn_down.weight.lora_b");
+    berry_gguf_tensor_shape(g, ib, ne);
+    CHECK(ne[0] == 4 && ne[1] == 32);  // (rank, out = n_embd)
+    CHECK(berry_gguf_n_tensors(g) == 2 * 7 * 2);
+    berry_gguf_close(g);
+    berry_hparams hp = tiny_llama();
+    berry_tmodel_opts lo = {.lora_rank = 4, .lora_alpha = 8, .max_tokens = 64};
+    berry_tmodel *m2 = berry_tmodel_new(&hp, &lo, NULL, err, sizeof err);
+    CHECK(berry_lora_load(path, m2, err, sizeof err) == BERRY_OK);
+    berry_tparam *a = berry_tmodel_find(s.m, "blk.0.attn_q.weight.lora_b"), *b = berry_tmodel_find(m2, "blk.0.attn_q.weight.lora_b");
+    CHECK(!memcmp(a->w, b->w, sizeof(float) * (size_t)(a->rows * a->cols)));
+    berry_tmodel_free(m2);
+    berry_tmodel_opts lo8 = {.lora_rank = 8, .lora_alpha = 8, .max_tokens = 64};
+    m2 = berry_tmodel_new(&hp, &lo8, NULL, err, sizeof err);
+    CHECK(berry_lora_load(path, m2, err, sizeof err) != BERRY_OK);
+    CHECKF(strstr(err, "lora_a") && strstr(err, "expected"), "%s", err);
+    berry_tmodel_free(m2);
+    run_close(&s);
+}

@@ -269,6 +269,9 @@ int64_t berry_tmodel_n_trainable(const berry_tmodel *m) {
     return n;
 }
 
+uint64_t berry_tmodel_forward_count(const berry_tmodel *m) { return m->n_fwd; }
+void berry_tmodel_set_forward_count(berry_tmodel *m, uint64_t n) { m->n_fwd = n; }
+
 void berry_tmodel_zero_grad(berry_tmodel *m) {
     for (int i = 0; i < m->n_params; i++)
         if (m->p[i].g) memset(m->p[i].g, 0, (size_t)numel(&m->p[i]) * sizeof(float));

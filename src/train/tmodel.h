@@ -68,6 +68,9 @@ berry_tparam *berry_tmodel_find(berry_tmodel *m, const char *name);  // NULL whe
 // Frequency divisors of the rope (llama3), (head_dim/2) values copied; NULL clears them.
 void          berry_tmodel_set_rope_freqs(berry_tmodel *m, const float *div);
 int64_t       berry_tmodel_n_trainable(const berry_tmodel *m);  // number of trainable values
+// Forward passes run so far: the dropout masks derive from it, so checkpoints save and restore it.
+uint64_t      berry_tmodel_forward_count(const berry_tmodel *m);
+void          berry_tmodel_set_forward_count(berry_tmodel *m, uint64_t n);
 void          berry_tmodel_zero_grad(berry_tmodel *m);
 
 // A batch: N_SEQ rows of N_CTX tokens. Each row may pack several documents: SEG gives each token's
