@@ -62,6 +62,8 @@ static bool ex_num(const berry_tex *t, cq *out) {
     long e = t->exp10 - (long)frac;
     if (e > 100000 || e < -100000) return false;
     mpz_set_ui(mpq_denref(out->re), 1);
+    mpq_set_ui(out->im, 0, 1);
+    if (e == 0) return true;
     mpz_t p;
     mpz_init(p);
     mpz_ui_pow_ui(p, 10, (unsigned long)(e < 0 ? -e : e));
@@ -491,6 +493,11 @@ static bool close_c(double complex a, double complex b, double tol) {
     return cabs(a - b) <= tol * m;
 }
 
+static bool is_infinity(const berry_tex *t) {
+    if (t->kind == BERRY_TEX_NEG) t = t->kids[0];
+    return t->kind == BERRY_TEX_CONST && t->op == 'o';
+}
+
 // Scalars: exactly when both evaluate exactly, else numerically at random points.
 static bool eq_scalar(const berry_tex *a, const berry_tex *b, const berry_grade_opts *o, why_t *w) {
     // A number written in base b compares by its digits ("52_8" against "52_8" or "52").
@@ -541,6 +548,11 @@ static bool eq_scalar(const berry_tex *a, const berry_tex *b, const berry_grade_
         double tol = (ex || ey) ? 1e-12 : 1e-9;
         if (o->rel_tol > tol) tol = o->rel_tol;
         double complex p = nv_eval(a, &e), q = nv_eval(b, &e);
+        // Overflow is no verdict: only the written infinity (an interval's end) equals itself.
+        if ((!finite_c(p) || !finite_c(q)) && !(is_infinity(a) && is_infinity(b))) {
+            say(w, "too large or undefined to compare");
+            return false;
+        }
         result = close_c(p, q, tol);
         say(w, "numeric constants: %.17g%+.17gi vs %.17g%+.17gi", creal(p), cimag(p), creal(q), cimag(q));
         return result;
@@ -781,8 +793,8 @@ static bool has_text(const berry_tex *t, int depth) {
     return false;
 }
 
-// Text answers ("\text{(C)}", "Evelyn", "\text{east}"): letters and digits only, lower case, with
-// the names of text commands removed.
+// Text answers ("\text{(C)}", "Evelyn", "\text{east}") and unparseable ones: lower case, with
+// spacing, braces, parentheses and the names of text commands removed.
 static char *text_key(const char *s, size_t n) {
     char *k = malloc(n + 1);
     if (!k) return NULL;
@@ -798,7 +810,9 @@ static char *text_key(const char *s, size_t n) {
             if (dropped) { i = e - 1; continue; }
             continue;
         }
+        // Letters, digits and operators count; spacing, braces and parentheses do not ("(C)" is "C").
         if (isalnum((unsigned char)s[i])) k[j++] = (char)tolower((unsigned char)s[i]);
+        else if (strchr("+-*/^=,.<>[]|!", s[i]) && s[i]) k[j++] = s[i];
         else if ((unsigned char)s[i] >= 0x80) k[j++] = s[i];
     }
     k[j] = 0;

@@ -137,7 +137,7 @@ static size_t skip_junk(const P *p, size_t i) {
     }
 }
 
-// Thousands separators inside a number: ",\!", "{,}" or ", \!" followed by exactly three digits.
+// Thousands separators inside a number: ",\!", "{,}", ", \!" or "\," followed by exactly three digits.
 static size_t thousands_sep(const P *p, size_t i) {
     size_t j;
     if (starts(p, i, "{,}")) j = i + 3;
@@ -147,6 +147,8 @@ static size_t thousands_sep(const P *p, size_t i) {
         if (!starts(p, j, "\\!")) return 0;
         j += 2;
         while (j < p->n && p->s[j] == ' ') j++;
+    } else if (starts(p, i, "\\,")) {
+        j = i + 2;  // 1\,000
     } else return 0;
     for (int k = 0; k < 3; k++)
         if (j + k >= p->n || !isdigit((unsigned char)p->s[j + k])) return 0;
@@ -204,7 +206,7 @@ static size_t lex(const P *p, size_t i, tok *t) {
         {"\xE2\x89\xA5", 'g'}, {"\xE2\x89\xA0", 'n'}, {"\xC2\xB1", 'P'}, {"\xCF\x80", 'p'}, {"\xE2\x88\x9E", 'o'},
         {"\xE2\x88\x9A", 'r'}, {"\xC3\xB7", '/'}, {"\xE2\x88\xAA", 'U'}, {"\xE2\x88\x88", 'i'},
     };
-    for (size_t k = 0; k < sizeof uni / sizeof uni[0]; k++)
+    for (size_t k = 0; c >= 0x80 && k < sizeof uni / sizeof uni[0]; k++)
         if (starts(p, i, uni[k].u)) {
             t->t = T_CHAR;
             t->c = uni[k].c;
