@@ -223,6 +223,17 @@ TEST(sampler_rejects_hostile_input) {
     CHECK(berry_sampler_logprobs(ok, 2, IDS(-1), 1, &lp, err, sizeof err) == BERRY_EINVAL);
     CHECK(berry_sampler_sample(s, ok, 2, &out, err, sizeof err) == BERRY_OK);
     berry_sampler_free(s);
+    // A temperature whose inverse overflows: only the maxima (here tokens 1 and 2, tied) can be drawn,
+    // each with probability 1/2.
+    p = (berry_sampler_params){.temperature = 1e-40f};
+    s = berry_sampler_create(&p, err, sizeof err);
+    float tied[3] = {0, 1, 1};
+    for (int i = 0; i < 20; i++) {
+        CHECK(berry_sampler_sample(s, tied, 3, &out, err, sizeof err) == BERRY_OK);
+        CHECK(out.token == 1 || out.token == 2);
+        CHECK_NEAR(out.logprob_sampler, log(0.5), 1e-6);
+    }
+    berry_sampler_free(s);
     berry_sampler_free(NULL);
 }
 

@@ -7,6 +7,8 @@
 // radix index keyed by (parent page, the page's tokens), so that a new prompt can attach the longest
 // cached prefix instead of recomputing it. Unreferenced indexed pages stay cached until memory is
 // needed, then are evicted least-recently-used (leaves first). The byte cap is never exceeded.
+// Not thread-safe: calls that change the cache need one caller at a time; berry_kv_k/v, page_k/v and
+// seq_pages only read and may run from many threads between such calls.
 #ifndef BERRY_KVCACHE_H
 #define BERRY_KVCACHE_H
 #include "base/err.h"

