@@ -24,7 +24,7 @@ berry_status berry_lm_score(berry_lm *lm, const char *prompt, const char *const 
     return s;
 }
 
-char *berry_lm_chat(berry_lm *lm, const berry_chat_message *msgs, int n, bool add_generation_prompt) {
+char *berry_lm_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt) {
     return lm->vt->chat(lm, msgs, n, add_generation_prompt);
 }
 

@@ -6,6 +6,7 @@
 #ifndef BERRY_LM_H
 #define BERRY_LM_H
 #include "base/err.h"
+#include "text/chat.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,9 +23,14 @@ typedef struct {
     bool want_tokens;         // fill tokens / token_logprobs of the output (for RL)
 } berry_sampling;
 
+// Receives generated text of request REQ as it is produced (never a stop string or a part of one).
+typedef void (*berry_lm_stream_fn)(void *user, int req, const char *bytes, size_t n);
+
 typedef struct {
     const char *prompt;  // full text; chat formatting is the caller's (berry_lm_chat renders it)
     berry_sampling sampling;
+    berry_lm_stream_fn stream;  // optional
+    void *stream_user;
 } berry_lm_request;
 
 typedef enum { BERRY_FINISH_STOP = 0, BERRY_FINISH_EOS, BERRY_FINISH_LENGTH, BERRY_FINISH_CONTEXT } berry_finish;
@@ -47,8 +53,6 @@ typedef struct {
     double seconds;                   // wall time inside the model
 } berry_lm_counters;
 
-typedef struct { const char *role, *content; } berry_chat_message;  // role: system, user, assistant
-
 typedef struct berry_lm berry_lm;
 
 // The implementation behind a berry_lm. Every function returns BERRY_OK or an error with ERR set.
@@ -60,7 +64,7 @@ typedef struct {
                           char *err, size_t err_size);
     // The chat-formatted prompt for MESSAGES (malloc'd), ending with the assistant's turn opening when
     // ADD_GENERATION_PROMPT.
-    char *(*chat)(berry_lm *lm, const berry_chat_message *msgs, int n, bool add_generation_prompt);
+    char *(*chat)(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt);
     void (*free)(berry_lm *lm);
 } berry_lm_vtable;
 
@@ -74,7 +78,7 @@ berry_status berry_lm_generate(berry_lm *lm, const berry_lm_request *reqs, int n
                                size_t err_size);
 berry_status berry_lm_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
                             char *err, size_t err_size);
-char *berry_lm_chat(berry_lm *lm, const berry_chat_message *msgs, int n, bool add_generation_prompt);
+char *berry_lm_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt);
 void  berry_lm_free(berry_lm *lm);
 void  berry_lm_output_clear(berry_lm_output *o);  // frees the output's buffers
 

@@ -1,0 +1,26 @@
+// lm_local.h — a berry_lm backed by a GGUF model on this machine: the engine's batched forward,
+// its paged KV cache with prefix reuse, the model's tokenizer and chat template, berry's samplers.
+#ifndef BERRY_LM_LOCAL_H
+#define BERRY_LM_LOCAL_H
+#include "lm/lm.h"
+
+typedef struct {
+    const char *model_path;
+    int n_threads;      // 0: one per CPU
+    int n_ctx;          // positions per sequence (prompt + generation); 0: min(model's, 4096)
+    int max_batch;      // tokens per forward call (512 if 0)
+    size_t kv_bytes;    // KV cache cap (512 MiB if 0)
+    bool no_prefix_cache;  // evaluate every prompt from scratch (to measure what the cache saves)
+} berry_lm_local_params;
+
+berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t err_size);
+
+// The underlying pieces, for tools that need them (perplexity, the tokenize command).
+struct berry_model;
+struct berry_tokenizer;
+struct berry_ctx;
+const struct berry_model *berry_lm_local_model(berry_lm *lm);
+const struct berry_tokenizer *berry_lm_local_tokenizer(berry_lm *lm);
+struct berry_ctx *berry_lm_local_ctx(berry_lm *lm);
+
+#endif
