@@ -181,6 +181,32 @@ static bool get_id(const berry_gguf *g, const char *key, int32_t n, int32_t *id)
     return true;
 }
 
+// The pre-tokenizer regexes (Hugging Face's, with \s spelled out as Unicode White_Space, which is
+// what the reference engines match; PCRE2's \s would add U+180E). JIT-compiled when PCRE2 can.
+static pcre2_code *compile_pre(int pre, char *err, size_t err_size) {
+#define WS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+    static const char *const re_llama3 =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
+        "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+    static const char *const re_qwen2 =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
+        "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+    static const char *const re_gpt2 =
+        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+#undef WS
+    const char *re = pre == PRE_LLAMA3 ? re_llama3 : pre == PRE_QWEN2 ? re_qwen2 : re_gpt2;
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+    if (!c) { berry_errf(err, err_size, BERRY_EUNSUPPORTED, "PCRE2 rejected the pre-tokenizer regex (error %d at %zu)", ec, (size_t)eo); return NULL; }
+    pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
+    return c;
+}
+
+static const char *const llama3_names[] = {"llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", NULL};
+static const char *const qwen2_names[] = {"qwen2", "deepseek-r1-qwen", "megrez", NULL};
+static const char *const gpt2_names[] = {"gpt-2", "phi-2", NULL};
+
 berry_tokenizer *berry_tokenizer_from_gguf(const berry_gguf *g, char *err, size_t err_size) {
     const char *model = NULL, *pre = "";
     if (!g) { berry_errf(err, err_size, BERRY_EINVAL, "no GGUF given"); return NULL; }
@@ -197,16 +223,13 @@ berry_tokenizer *berry_tokenizer_from_gguf(const berry_gguf *g, char *err, size_
     berry_gguf_get_str(g, "general.architecture", &arch, NULL);
     snprintf(t->arch, sizeof t->arch, "%s", arch);
 
-    static const char *const llama3[] = {"llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", NULL};
-    static const char *const qwen2[] = {"qwen2", "deepseek-r1-qwen", "megrez", NULL};
-    static const char *const gpt2[] = {"gpt-2", "phi-2", NULL};
     int32_t def_bos = -1, def_eos = -1, def_unk = -1;
     if (!strcmp(model, "gpt2")) {
         t->model = MODEL_BPE;
         def_bos = def_eos = 11;  // llama.cpp's defaults, replaced by the ids in the file
-        if (is_any(pre, llama3)) { t->pre = PRE_LLAMA3; t->ignore_merges = true; t->add_bos = true; }
-        else if (is_any(pre, qwen2)) t->pre = PRE_QWEN2;
-        else if (is_any(pre, gpt2)) t->pre = PRE_GPT2;
+        if (is_any(pre, llama3_names)) { t->pre = PRE_LLAMA3; t->ignore_merges = true; t->add_bos = true; }
+        else if (is_any(pre, qwen2_names)) t->pre = PRE_QWEN2;
+        else if (is_any(pre, gpt2_names)) t->pre = PRE_GPT2;
         else {
             berry_errf(err, err_size, BERRY_EUNSUPPORTED, "unsupported pre-tokenizer '%s' (berry knows llama-bpe, qwen2, gpt-2)", pre);
             goto fail;
@@ -439,25 +462,9 @@ berry_tokenizer *berry_tokenizer_from_gguf(const berry_gguf *g, char *err, size_
         if (s.len > t->spec_maxlen) t->spec_maxlen = s.len;
     }
 
-    // The pre-tokenizer regex (Hugging Face's, with \s spelled out as Unicode White_Space, which is
-    // what the reference engines match; PCRE2's \s would add U+180E).
     if (t->model == MODEL_BPE) {
-#define WS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
-        static const char *const re_llama3 =
-            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
-            "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
-        static const char *const re_qwen2 =
-            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
-            "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
-        static const char *const re_gpt2 =
-            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|[" WS "]+";
-#undef WS
-        const char *re = t->pre == PRE_LLAMA3 ? re_llama3 : t->pre == PRE_QWEN2 ? re_qwen2 : re_gpt2;
-        int ec;
-        PCRE2_SIZE eo;
-        t->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-        if (!t->re) { berry_errf(err, err_size, BERRY_EUNSUPPORTED, "PCRE2 rejected the pre-tokenizer regex (error %d at %zu)", ec, (size_t)eo); goto fail; }
-        pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
+        t->re = compile_pre(t->pre, err, err_size);
+        if (!t->re) goto fail;
     }
 
     const char *tpl;
@@ -656,14 +663,16 @@ static void bpe_word(session *s, const char *w, size_t n) {
     }
 }
 
-// Pre-tokenizes one fragment of byte-level BPE text with the regex. Bytes no alternative matches
-// (only invalid UTF-8 can be left over) form pre-tokens of their own.
-static berry_status bpe_fragment(session *s, const char *text, size_t len, pcre2_match_data *md,
-                                 pcre2_match_context **mctx, pcre2_jit_stack **jst, char *err, size_t err_size) {
-    const berry_tokenizer *t = s->t;
+// Splits TEXT at the matches of the pre-tokenizer regex RE, calling FN for each pre-token. Bytes no
+// alternative matches (only invalid UTF-8 can be left over) form pre-tokens of their own. The JIT
+// stack is created on demand (very long runs of one class) and kept in *MCTX / *JST for the caller.
+typedef void (*word_fn)(void *ctx, const char *w, size_t n);
+static berry_status split_pre(const pcre2_code *re, const char *text, size_t len, pcre2_match_data *md,
+                              pcre2_match_context **mctx, pcre2_jit_stack **jst, word_fn fn, void *ctx,
+                              const bool *stop, char *err, size_t err_size) {
     size_t pos = 0;
-    while (pos < len && !s->oom) {
-        int rc = pcre2_match(t->re, (PCRE2_SPTR)text, len, pos, 0, md, *mctx);
+    while (pos < len && !*stop) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)text, len, pos, 0, md, *mctx);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !*jst) {
             *jst = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL);
             *mctx = pcre2_match_context_create(NULL);
@@ -671,16 +680,38 @@ static berry_status bpe_fragment(session *s, const char *text, size_t len, pcre2
             pcre2_jit_stack_assign(*mctx, NULL, *jst);
             continue;
         }
-        if (rc == PCRE2_ERROR_NOMATCH) { bpe_word(s, text + pos, len - pos); break; }
+        if (rc == PCRE2_ERROR_NOMATCH) { fn(ctx, text + pos, len - pos); break; }
         if (rc < 0) return berry_errf(err, err_size, BERRY_ELIMIT, "pre-tokenizer regex failed at byte %zu (PCRE2 error %d)", pos, rc);
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t a = ov[0], b = ov[1];
-        if (a > pos) bpe_word(s, text + pos, a - pos);
-        if (b == a) { b = a + 1; bpe_word(s, text + a, 1); }  // no empty matches are possible; guard anyway
-        else bpe_word(s, text + a, b - a);
+        if (a > pos) fn(ctx, text + pos, a - pos);
+        if (b == a) b = a + 1;  // no alternative matches empty; guard anyway
+        fn(ctx, text + a, b - a);
         pos = b;
     }
     return BERRY_OK;
+}
+
+static void bpe_word_cb(void *ctx, const char *w, size_t n) { bpe_word(ctx, w, n); }
+
+berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
+                               void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                               char *err, size_t err_size) {
+    int p = is_any(pre, llama3_names) ? PRE_LLAMA3 : is_any(pre, qwen2_names) ? PRE_QWEN2 : is_any(pre, gpt2_names) ? PRE_GPT2 : -1;
+    if (p < 0) return berry_errf(err, err_size, BERRY_EUNSUPPORTED, "unsupported pre-tokenizer '%s'", pre);
+    pcre2_code *re = compile_pre(p, err, err_size);
+    if (!re) return BERRY_EUNSUPPORTED;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    pcre2_match_context *mctx = NULL;
+    pcre2_jit_stack *jst = NULL;
+    bool stop = false;
+    berry_status st = md ? split_pre(re, text, len, md, &mctx, &jst, fn, ctx, &stop, err, err_size)
+                         : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
+    if (md) pcre2_match_data_free(md);
+    if (mctx) pcre2_match_context_free(mctx);
+    if (jst) pcre2_jit_stack_free(jst);
+    pcre2_code_free(re);
+    return st;
 }
 
 // Copies TEXT into the work buffer with spaces written as "▁" (and a leading one when PREFIX).
@@ -794,7 +825,7 @@ int64_t berry_tokenize(const berry_tokenizer *t, const char *text, size_t len, b
             const char *frag = text + pos;
             size_t fl = end - pos;
             if (t->model == MODEL_BPE) {
-                st = bpe_fragment(&s, frag, fl, md, &mctx, &jst, err, err_size);
+                st = split_pre(t->re, frag, fl, md, &mctx, &jst, bpe_word_cb, &s, &s.oom, err, err_size);
             } else if (t->model == MODEL_BPE_RAW) {
                 size_t wn;
                 const char *w = escape_spaces(&s, frag, fl, false, &wn);

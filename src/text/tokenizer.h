@@ -70,6 +70,13 @@ const char *berry_tokenizer_arch(const berry_tokenizer *t);
 const char *berry_tokenizer_model_name(const berry_tokenizer *t);
 const char *berry_tokenizer_pre_name(const berry_tokenizer *t);
 
+// Splits TEXT into the pre-tokens of byte-level BPE with pre-tokenizer PRE ("llama-bpe", "qwen2",
+// "gpt-2"), calling FN for each in order (BPE training counts words with it). The pre-tokens cover
+// TEXT exactly.
+berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
+                               void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                               char *err, size_t err_size);
+
 // ---- streaming decoder ---------------------------------------------------------------------------
 // Turns generated tokens into text as they come, holding back the bytes of a UTF-8 character that
 // the next token will complete (a byte-fallback emoji spans four tokens), so that every chunk it
