@@ -452,6 +452,12 @@ TEST(synth_files_have_trainer_fields) {
                     const char *t = berry_json_str(berry_json_get(j, "text"));
                     CHECK(!strncmp(t, "<start_of_father_id>-1<end_of_father_id><start_of_local_id>0<end_of_local_id><start_of_thought><problem>", 103));
                     CHECK(strstr(t, "<conclusion>The answer is ") != NULL);
+                    // A flawed attempt: some step rated negative before the critic, then refine.
+                    const char *crit = strstr(t, "<critic>Step ");
+                    if (crit) {
+                        const char *neg = strstr(t, "<negative_rating>");
+                        CHECK(neg && neg < crit && strstr(crit, "<refine>Step 1: "));
+                    }
                 }
                 berry_json_free(j);
                 lines++;
