@@ -153,7 +153,7 @@ static berry_status start_requests(berry_lm *lm, req_state *rs, int n, char *err
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         req_state *r = &rs[i];
         lm->counters.prompt_tokens += r->n_prompt;
-        for (int j = 0; j < i && r->same_as < 0; j++)
+        for (int j = 0; j < i && r->same_as < 0 && !l->no_prefix_cache; j++)
             if (rs[j].n_prompt == r->n_prompt && !memcmp(rs[j].prompt, r->prompt, (size_t)r->n_prompt * sizeof(int32_t)))
                 r->same_as = rs[j].same_as >= 0 ? rs[j].same_as : j;
         if (r->same_as >= 0) continue;  // forked after the prefill

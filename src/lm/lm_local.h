@@ -10,7 +10,7 @@ typedef struct {
     int n_ctx;          // positions per sequence (prompt + generation); 0: min(model's, 4096)
     int max_batch;      // tokens per forward call (512 if 0)
     size_t kv_bytes;    // KV cache cap (512 MiB if 0)
-    bool no_prefix_cache;  // evaluate every prompt from scratch (to measure what the cache saves)
+    bool no_prefix_cache;  // evaluate every prompt from scratch, no forks (to measure what sharing saves)
 } berry_lm_local_params;
 
 berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t err_size);
