@@ -410,7 +410,7 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
     berry_rng_seed(&r, 17, 0);
     berry_pool *pools[3] = {NULL, berry_pool_create(2), berry_pool_create(3)};
     CHECK(pools[1] && pools[2]);
-    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}};
+    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}, {21, 19}};
     int n_shapes = sizeof shapes / sizeof shapes[0];
     for (size_t ti = 0; ti < sizeof weight_types / sizeof weight_types[0]; ti++) {
         berry_type t = weight_types[ti];
@@ -420,6 +420,8 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
             int rows = shapes[si][0];
             int64_t m = shapes[si][1];
             int64_t k = info->block == 1 ? 8 * (1 + si) + si % 3 : info->block * (1 + si % 3);
+            // Long rows: several K slices of the packed GEMMs (256 floats, 32 blocks), with a tail.
+            if (si == n_shapes - 1) k = info->block == 1 ? 2243 : info->block == 32 ? 32 * 70 : 256 * 9;
             size_t rs = berry_row_size(t, k);
             uint8_t *w = berry_calloc(rs * (size_t)m, 1);
             float *x = berry_calloc((size_t)rows * k, 4), *wd = berry_calloc((size_t)m * k, 4);
@@ -474,7 +476,11 @@ TEST(tensor_matmul_rejects_bad_arguments) {
     CHECK(y[0] == 1 && y[3] == 4);
     CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, 1, 33), 0);
     CHECK_EQ_INT(berry_matmul_scratch_size((berry_type)3, 1, 32), 0);
-    CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, 2, 64), 2 * 68);
+    // 2 rows of 2 q8_0 blocks (2 * 68 bytes), rounded up to 64 bytes, then per block an f32 scale and
+    // an int32 sum for the packed GEMM.
+    CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, 2, 64), 192 + 2 * 2 * 8);
+    CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_K, 3, 512), 3 * 2 * 292);
+    CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_F16, 3, 10), 3 * 10 * 4);
     float out = 5;
     berry_vec_dot(BERRY_TYPE_Q4_0, 31, &out, w, x);
     CHECK(out == 0);

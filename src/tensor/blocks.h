@@ -48,7 +48,27 @@ typedef void (*berry_tile_fn)(int64_t n, const void *w, size_t wstride, const vo
 // Converts N f32 values to the activation type (q8_0, q8_K, f32 copies need none).
 typedef void (*berry_quant_fn)(const float *src, void *dst, int64_t n);
 
+// q8_0 activations for the packed GEMM: row r's blocks at q + r * stride; its block scales as f32 in
+// d[r * nb + b] and 8 * (sum of its block's values) in s8[r * nb + b] (q4_0's offset of 8).
+typedef struct { const uint8_t *q; size_t stride; const float *d; const int32_t *s8; int64_t nb; } berry_act_q8;
+// Packed GEMM panel: packs weight rows [0, nc) (nc <= 8, W rows ws bytes apart) over blocks
+// [b0, b0 + nbs) (nbs <= BERRY_PANEL_BLOCKS) once, then for every activation row r in [r0, r1):
+// Y[r * ldy + c] = (or += when ADD) the partial dot over those blocks. Q4: q4_0 weights, else q8_0.
+#define BERRY_PANEL_BLOCKS 32
+typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs,
+                               const berry_act_q8 *x, int r0, int r1, float *y, size_t ldy, int add);
+
+// Packed GEMM panel for float weights (KIND 0 f32, 1 f16, 2 bf16) against f32 activations: packs
+// weight rows [0, nc) (nc <= 16) over values [k0, k0 + nk) (nk <= BERRY_PANEL_FLOATS, a multiple of
+// 8) once, then for every activation row r in [r0, r1) (rows xs floats apart): Y[r * ldy + c] = (or
+// += when ADD) the partial dot.
+#define BERRY_PANEL_FLOATS 256
+typedef void (*berry_panel_f_fn)(int kind, const uint8_t *w, size_t ws, int nc, int64_t k0, int nk,
+                                 const float *x, size_t xs, int r0, int r1, float *y, size_t ldy, int add);
+
 typedef struct {
+    berry_panel_fn panel_q8;
+    berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;
     berry_tile_fn tile_f32, tile_f16, tile_bf16, tile_q4_0, tile_q8_0, tile_q4_K, tile_q5_K, tile_q6_K;
     berry_quant_fn quant_q8_0, quant_q8_K;

@@ -201,7 +201,14 @@ static const berry_kernels *level_table(int lv) {
 
 // The kernels of the current level for type T, each falling back to lower levels where a level has
 // none.
-typedef struct { berry_dot_fn dot; berry_tile_fn tile; berry_quant_fn quant; int tr, tc; } kernel_set;
+typedef struct {
+    berry_dot_fn dot;
+    berry_tile_fn tile;
+    berry_quant_fn quant;
+    berry_panel_fn panel;
+    berry_panel_f_fn panel_f;
+    int tr, tc;
+} kernel_set;
 
 static kernel_set pick(berry_type t) {
     kernel_set k = {0};
@@ -231,6 +238,8 @@ static kernel_set pick(berry_type t) {
             k.tc = fl ? K->f_cols : K->q_cols;
         }
         if (!k.quant) k.quant = q;
+        if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
+        if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
     }
     return k;
 }
@@ -258,6 +267,12 @@ size_t berry_matmul_scratch_size(berry_type t, int rows, int64_t k) {
     if (!ti || rows <= 0) return 0;
     size_t row = berry_row_size(ti->vec_dot_type, k), total;
     if (!row || __builtin_mul_overflow(row, (size_t)rows, &total)) return 0;
+    if (ti->vec_dot_type == BERRY_TYPE_Q8_0) {
+        // Then, 64-byte aligned, the packed GEMM's per-block f32 scales and 8 * block sums.
+        size_t extra = (size_t)rows * (size_t)(k / 32) * 8;
+        total = (total + 63) / 64 * 64;
+        if (__builtin_add_overflow(total, extra, &total)) return 0;
+    }
     return total;
 }
 
@@ -269,6 +284,9 @@ typedef struct {
     const uint8_t *xa;   // (rows, K) activations in vec_dot_type, xstride bytes per row
     size_t xstride;
     uint8_t *scratch;
+    berry_act_q8 act;    // the packed GEMM's view of q8_0 activations (when packed)
+    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM; q4: q4_0 weights
+    int kind;            // float weights: 0 f32, 1 f16, 2 bf16
     float *y;            // (rows, M)
     int rows;
     int64_t k, m;
@@ -278,14 +296,90 @@ static void convert_rows(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
     int b, e;
     berry_split(j->rows, ith, nth, &b, &e);
-    for (int r = b; r < e; r++) j->ks.quant(j->x + (size_t)r * j->k, j->scratch + (size_t)r * j->xstride, j->k);
+    for (int r = b; r < e; r++) {
+        uint8_t *q = j->scratch + (size_t)r * j->xstride;
+        j->ks.quant(j->x + (size_t)r * j->k, q, j->k);
+        if (!j->packed) continue;
+        int64_t nb = j->k / 32;
+        float *d = (float *)j->act.d + (size_t)r * (size_t)nb;
+        int32_t *s8 = (int32_t *)j->act.s8 + (size_t)r * (size_t)nb;
+        for (int64_t i = 0; i < nb; i++) {
+            const berry_block_q8_0 *blk = (const berry_block_q8_0 *)q + i;
+            int sum = 0;
+            for (int l = 0; l < 32; l++) sum += blk->qs[l];
+            d[i] = berry_f16_to_f32(blk->d);
+            s8[i] = 8 * sum;
+        }
+    }
+}
+
+// The packed path: thread ITH takes whole panels of 8 weight rows; activation rows are walked in
+// chunks that stay in L2, and each panel is packed once per chunk and K slice.
+static void mm_run_packed(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
+    if (c_end > j->m) c_end = j->m;
+    int64_t nb = j->k / 32, slice = nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
+    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
+    chunk = chunk < 12 ? 12 : chunk / 12 * 12;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
+        for (int64_t c = c_begin; c < c_end; c += 8) {
+            int nc = (int)(c_end - c < 8 ? c_end - c : 8);
+            for (int64_t b0 = 0; b0 < nb; b0 += slice) {
+                int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
+                j->ks.panel(j->q4, j->w + (size_t)c * j->wstride, j->wstride, nc, b0, nbs, &j->act, (int)r0, r1,
+                            j->y + c, (size_t)j->m, b0 > 0);
+            }
+        }
+    }
 }
 
 // Thread ITH takes a contiguous range of weight rows (whole tiles). Activations are walked in chunks
 // that stay in L2 while this thread's weight rows stream past them; within a chunk each group of
 // tile_cols weight rows stays in L1 while every tile of activation rows uses it.
+// The packed float path: panels of 16 weight rows, K in slices of BERRY_PANEL_FLOATS values, the
+// activation chunk's slice kept in L2.
+static void mm_run_packed_f(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 15) / 16, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 16, c_end = per * (ith + 1) * 16;
+    if (c_end > j->m) c_end = j->m;
+    int64_t kmain = j->k / 8 * 8;   // the panel takes multiples of 8; a tail of < 8 values is added below
+    int64_t chunk = 192;
+    int kind = j->kind;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
+        for (int64_t c = c_begin; c < c_end; c += 16) {
+            int nc = (int)(c_end - c < 16 ? c_end - c : 16);
+            for (int64_t k0 = 0; k0 < kmain; k0 += BERRY_PANEL_FLOATS) {
+                int nk = (int)(kmain - k0 < BERRY_PANEL_FLOATS ? kmain - k0 : BERRY_PANEL_FLOATS);
+                j->ks.panel_f(kind, j->w + (size_t)c * j->wstride, j->wstride, nc, k0, nk, j->x, (size_t)j->k,
+                              (int)r0, r1, j->y + c, (size_t)j->m, k0 > 0);
+            }
+            for (int64_t r = r0; r < r1; r++)
+                for (int cc = 0; cc < nc; cc++) {
+                    const uint8_t *wr = j->w + (size_t)(c + cc) * j->wstride;
+                    float s = kmain ? j->y[(size_t)r * (size_t)j->m + (size_t)(c + cc)] : 0;
+                    for (int64_t i = kmain; i < j->k; i++) {
+                        uint16_t h;
+                        float wv;
+                        if (kind == 0) memcpy(&wv, wr + 4 * i, 4);
+                        else {
+                            memcpy(&h, wr + 2 * i, 2);
+                            wv = kind == 1 ? berry_f16_to_f32(h) : berry_bf16_to_f32(h);
+                        }
+                        s += wv * j->x[(size_t)r * (size_t)j->k + (size_t)i];
+                    }
+                    j->y[(size_t)r * (size_t)j->m + (size_t)(c + cc)] = s;
+                }
+        }
+    }
+}
+
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    if (j->packed == 1) { mm_run_packed(j, ith, nth); return; }
+    if (j->packed == 2) { mm_run_packed_f(j, ith, nth); return; }
     int64_t tc = j->ks.tile ? j->ks.tc : 1, tr = j->ks.tile ? j->ks.tr : 1;
     int64_t units = (j->m + tc - 1) / tc, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * tc, c_end = per * (ith + 1) * tc;
@@ -324,9 +418,23 @@ void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x,
     if (ti->vec_dot_type == BERRY_TYPE_F32) {
         j.xa = (const uint8_t *)x;
         j.xstride = (size_t)k * sizeof(float);
+        if (j.ks.panel_f && rows >= 16) {
+            j.packed = 2;
+            j.kind = t == BERRY_TYPE_F32 ? 0 : t == BERRY_TYPE_F16 ? 1 : 2;
+        }
     } else {
         j.xa = scratch;
         j.xstride = berry_row_size(ti->vec_dot_type, k);
+        // Several activation rows: the packed GEMM, which needs f32 scales and block sums.
+        if (j.ks.panel && rows >= 4) {
+            int64_t nb = k / 32;
+            size_t off = ((size_t)rows * j.xstride + 63) / 64 * 64;
+            j.packed = 1;
+            j.q4 = t == BERRY_TYPE_Q4_0;
+            j.act = (berry_act_q8){.q = scratch, .stride = j.xstride, .d = (const float *)((uint8_t *)scratch + off),
+                                   .s8 = (const int32_t *)((uint8_t *)scratch + off + (size_t)rows * (size_t)nb * 4),
+                                   .nb = nb};
+        }
         // Converting is O(rows K); worth a second dispatch only when there are several rows.
         if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &j);
         else convert_rows(&j, 0, 1);

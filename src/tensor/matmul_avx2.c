@@ -210,6 +210,206 @@ INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t 
 Q8_TILE(tile_q8_0, 0)
 Q8_TILE(tile_q4_0, 1)
 
+// ---- packed GEMM panel for q4_0 / q8_0 weights (prefill, batched decode) -------------------------
+// Eight weight rows are interleaved in 4-byte groups: for each block and step s (0..7) one vector
+// holds values 4s..4s+3 of rows 0..7, so multiplying it by activation values 4s..4s+3 broadcast to
+// every lane leaves row c's partial sums in 32-bit lane c. No horizontal sums, and one convert + fma
+// per (block, activation row) covers eight weight rows. q4_0 keeps its nibbles unsigned (0..15): the
+// int16 pair sums (<= 2 * 15 * 127) of eight steps fit in int16 (<= 30480) before one vpmaddwd, and
+// the offset of 8 is 8 * sum(x), precomputed per activation block. q8_0 uses |w| and x signed by w.
+
+// Transposes 8 rows of 8 dwords: out[s] lane c = in[c] lane s.
+INLINE void transpose8(__m256i r[8]) {
+    __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    r[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+    r[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    r[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+    r[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    r[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    r[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    r[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+// Packed layout per block: q4: 8 vectors (steps) of unsigned nibbles; q8: 8 vectors of w then 8 of
+// |w|. Scales: 8 floats per block in PD (0 for missing rows, whose values are zero too).
+INLINE void pack_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, __m256i *pq, float *pd) {
+    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    for (int b = 0; b < nbs; b++) {
+        __m256i r[8];
+        for (int c = 0; c < 8; c++) {
+            if (c >= nc) { r[c] = _mm256_setzero_si256(); pd[8 * b + c] = 0; continue; }
+            const uint8_t *blk = w + (size_t)c * ws + (size_t)(b0 + b) * bs;
+            pd[8 * b + c] = f16(blk);
+            if (q4) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));
+                r[c] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
+            } else {
+                r[c] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            }
+        }
+        transpose8(r);
+        __m256i *o = pq + (size_t)b * (q4 ? 8 : 16);
+        for (int st = 0; st < 8; st++) {
+            _mm256_store_si256(o + st, r[st]);
+            if (!q4) _mm256_store_si256(o + 8 + st, _mm256_sign_epi8(r[st], r[st]));
+        }
+    }
+}
+
+// NR activation rows against one packed panel of 8 weight rows.
+INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, int nbs, const berry_act_q8 *x,
+                       int r, float *y, size_t ldy, int nc, int add, const int NR) {
+    __m256 acc[6];
+    const uint8_t *xr[6];
+    for (int i = 0; i < NR; i++) { acc[i] = _mm256_setzero_ps(); xr[i] = x->q + (size_t)(r + i) * x->stride; }
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < nbs; b++) {
+        const __m256i *P = pq + (size_t)b * (q4 ? 8 : 16);
+        __m256i sum[6];
+        for (int i = 0; i < NR; i++) sum[i] = _mm256_setzero_si256();
+        const uint8_t *xq[6];
+        for (int i = 0; i < NR; i++) xq[i] = xr[i] + (size_t)(b0 + b) * sizeof(berry_block_q8_0) + 2;
+        for (int st = 0; st < 8; st++) {
+            __m256i ws = _mm256_load_si256(P + st);
+            if (q4) {
+                for (int i = 0; i < NR; i++) {
+                    int32_t xv;
+                    memcpy(&xv, xq[i] + 4 * st, 4);
+                    sum[i] = _mm256_add_epi16(sum[i], _mm256_maddubs_epi16(ws, _mm256_set1_epi32(xv)));
+                }
+            } else {
+                __m256i wa = _mm256_load_si256(P + 8 + st);
+                for (int i = 0; i < NR; i++) {
+                    int32_t xv;
+                    memcpy(&xv, xq[i] + 4 * st, 4);
+                    __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(_mm256_set1_epi32(xv), ws));
+                    sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(p, ones));
+                }
+            }
+        }
+        __m256 dw = _mm256_loadu_ps(pd + 8 * b);
+        for (int i = 0; i < NR; i++) {
+            size_t xi = (size_t)(r + i) * (size_t)x->nb + (size_t)(b0 + b);
+            __m256i s32 = sum[i];
+            if (q4) s32 = _mm256_sub_epi32(_mm256_madd_epi16(s32, ones), _mm256_set1_epi32(x->s8[xi]));
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
+        }
+    }
+    for (int i = 0; i < NR; i++) {
+        float *yr = y + (size_t)(r + i) * ldy;
+        if (nc == 8) {
+            __m256 v = add ? _mm256_add_ps(_mm256_loadu_ps(yr), acc[i]) : acc[i];
+            _mm256_storeu_ps(yr, v);
+        } else {
+            float t[8];
+            _mm256_storeu_ps(t, acc[i]);
+            for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
+        }
+    }
+}
+
+static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
+                     int r0, int r1, float *y, size_t ldy, int add) {
+    _Alignas(32) __m256i pq[BERRY_PANEL_BLOCKS * 16];
+    _Alignas(32) float pd[BERRY_PANEL_BLOCKS * 8];
+    if (nbs > BERRY_PANEL_BLOCKS) return;
+    pack_q8(q4, w, ws, nc, b0, nbs, pq, pd);
+    int r = r0;
+    if (q4) {
+        for (; r + 6 <= r1; r += 6) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 6);
+        for (; r < r1; r++) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
+    } else {
+        for (; r + 4 <= r1; r += 4) panel_rows(0, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 4);
+        for (; r < r1; r++) panel_rows(0, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
+    }
+}
+
+// ---- packed GEMM panel for float weights ----------------------------------------------------------
+// Sixteen weight rows converted to f32 and stored k-major (16 floats per k: rows 0..7, then 8..15),
+// so that one broadcast activation value times two weight vectors feeds sixteen outputs. Six
+// activation rows x sixteen weight rows: 12 accumulators, per k 2 loads, 6 broadcasts, 12 FMAs.
+
+INLINE void pack_f(int kind, const uint8_t *w, size_t ws, int nc, int64_t k0, int nk, float *p) {
+    for (int half = 0; half < 2; half++)
+        for (int kk = 0; kk < nk; kk += 8) {
+            __m256i r[8];
+            for (int c = 0; c < 8; c++) {
+                int row = 8 * half + c;
+                r[c] = row < nc ? _mm256_castps_si256(load_w8(w + (size_t)row * ws, k0 + kk, kind)) : _mm256_setzero_si256();
+            }
+            transpose8(r);
+            for (int t = 0; t < 8; t++) _mm256_store_ps(p + (size_t)(kk + t) * 16 + 8 * half, _mm256_castsi256_ps(r[t]));
+        }
+}
+
+// Named accumulators rather than an array: with an array GCC stored every accumulator to the stack
+// on every iteration (and the stores then aliased the packed-weight loads).
+INLINE void store_f16cols(float *yr, __m256 a0, __m256 a1, int nc, int add) {
+    if (nc == 16) {
+        if (add) {
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(yr));
+            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(yr + 8));
+        }
+        _mm256_storeu_ps(yr, a0);
+        _mm256_storeu_ps(yr + 8, a1);
+    } else {
+        float t[16];
+        _mm256_storeu_ps(t, a0);
+        _mm256_storeu_ps(t + 8, a1);
+        for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
+    }
+}
+
+INLINE void panel_f_rows(const float *p, int nk, const float *x, size_t xs, int r, float *y, size_t ldy, int nc,
+                         int add, const int NR) {
+    __m256 z = _mm256_setzero_ps();
+    __m256 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z, a40 = z, a41 = z, a50 = z, a51 = z;
+    const float *x0 = x + (size_t)r * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs, *x4 = x3 + xs, *x5 = x4 + xs;
+    for (int kk = 0; kk < nk; kk++) {
+        __m256 w0 = _mm256_load_ps(p + (size_t)kk * 16), w1 = _mm256_load_ps(p + (size_t)kk * 16 + 8), xb;
+#define ROW(i)                                                  \
+        if (NR > i) {                                           \
+            xb = _mm256_broadcast_ss(x##i + kk);                \
+            a##i##0 = _mm256_fmadd_ps(w0, xb, a##i##0);         \
+            a##i##1 = _mm256_fmadd_ps(w1, xb, a##i##1);         \
+        }
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+    float *yr = y + (size_t)r * ldy;
+    if (NR > 0) store_f16cols(yr, a00, a01, nc, add);
+    if (NR > 1) store_f16cols(yr + ldy, a10, a11, nc, add);
+    if (NR > 2) store_f16cols(yr + 2 * ldy, a20, a21, nc, add);
+    if (NR > 3) store_f16cols(yr + 3 * ldy, a30, a31, nc, add);
+    if (NR > 4) store_f16cols(yr + 4 * ldy, a40, a41, nc, add);
+    if (NR > 5) store_f16cols(yr + 5 * ldy, a50, a51, nc, add);
+}
+
+static void panel_f(int kind, const uint8_t *w, size_t ws, int nc, int64_t k0, int nk, const float *x, size_t xs,
+                    int r0, int r1, float *y, size_t ldy, int add) {
+    _Alignas(32) float p[BERRY_PANEL_FLOATS * 16];
+    if (nk > BERRY_PANEL_FLOATS || nk % 8) return;
+    pack_f(kind, w, ws, nc, k0, nk, p);
+    const float *xk = x + k0;
+    int r = r0;
+    for (; r + 6 <= r1; r += 6) panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 6);
+    switch (r1 - r) {
+    case 5: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 5); break;
+    case 4: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 4); break;
+    case 3: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 3); break;
+    case 2: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 2); break;
+    case 1: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 1); break;
+    }
+}
+
 // ---- K-quants against q8_K activations ----------------------------------------------------------
 // Integer sums per super-block are exact, and the float steps are the scalar reference's in the same
 // order, so these agree with it bit for bit.
@@ -380,6 +580,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
+    .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
