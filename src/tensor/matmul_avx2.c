@@ -152,31 +152,42 @@ INLINE void dot_q8(int64_t n, float *out, const void *wv, const void *xv, int q4
 static void dot_q8_0(int64_t n, float *o, const void *w, const void *x) { dot_q8(n, o, w, x, 0); }
 static void dot_q4_0(int64_t n, float *o, const void *w, const void *x) { dot_q8(n, o, w, x, 1); }
 
-// Tile of NR activation rows x NC weight rows over q8_0 blocks. Per block: each weight block unpacked
-// once (|w| and w kept), each (row, column) pair one sign + maddubs + madd + convert + fma.
+// Tile of NR activation rows x NC weight rows over q8_0 blocks (decode and small batches; larger ones
+// take the packed panel). q8_0: each weight block unpacked once (|w| and w kept), each (row, column)
+// pair one sign + maddubs + madd + convert + fma. q4_0: nibbles stay unsigned (0..15), so maddubs
+// needs no sign step, and the offset of 8 is 8 * sum(x) per activation block, shared by the NC rows.
 INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
                           size_t ldy, const int NR, const int NC, int q4) {
     size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
-    __m256 acc[4][4];
+    const __m256i ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1), m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[1][8];   // NR is 1 (the only shape Q8_TILE uses)
     for (int r = 0; r < NR; r++)
         for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
-        __m256i wq[4], wa[4];
-        float dw[4];
+        __m256i wq[8], wa[8];
+        float dw[8];
         for (int c = 0; c < NC; c++) {
             const uint8_t *blk = w + (size_t)c * ws + (size_t)b * bs;
-            wq[c] = q4 ? load_q4_0(blk + 2) : _mm256_loadu_si256((const __m256i *)(blk + 2));
-            wa[c] = _mm256_sign_epi8(wq[c], wq[c]);
+            if (q4) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));
+                wq[c] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);
+            } else {
+                wq[c] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+                wa[c] = _mm256_sign_epi8(wq[c], wq[c]);
+            }
             dw[c] = f16(blk);
         }
         for (int r = 0; r < NR; r++) {
             const berry_block_q8_0 *xb = (const berry_block_q8_0 *)(x + (size_t)r * xs) + b;
             __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
-            __m256 dx = _mm256_set1_ps(f16(&xb->d));
+            float dx = f16(&xb->d);
+            __m256i xs8 = _mm256_setzero_si256();
+            if (q4) xs8 = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq), ones16), 3);
             for (int c = 0; c < NC; c++) {
-                __m256i p = _mm256_maddubs_epi16(wa[c], _mm256_sign_epi8(xq, wq[c]));
-                __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dw[c])), f, acc[r][c]);
+                __m256i p = q4 ? _mm256_maddubs_epi16(wq[c], xq) : _mm256_maddubs_epi16(wa[c], _mm256_sign_epi8(xq, wq[c]));
+                __m256i i32 = _mm256_madd_epi16(p, ones16);
+                if (q4) i32 = _mm256_sub_epi32(i32, xs8);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dw[c]), _mm256_cvtepi32_ps(i32), acc[r][c]);
             }
         }
     }
@@ -184,28 +195,27 @@ INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t 
         for (int c = 0; c < NC; c++) y[(size_t)r * ldy + c] = hsum(acc[r][c]);
 }
 
+// One activation row against up to 8 weight rows (the decode case).
 #define Q8_TILE(name, q4)                                                                               \
     static void name(int64_t n, const void *wv, size_t ws, const void *xv, size_t xs, float *y, size_t ldy, \
                      int nr, int nc) {                                                                  \
         const uint8_t *w = wv, *x = xv;                                                                 \
-        switch (nr * 8 + nc) {                                                                          \
-        case 1 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 1, q4); break;                         \
-        case 1 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 2, q4); break;                         \
-        case 1 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 3, q4); break;                         \
-        case 1 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 4, q4); break;                         \
-        case 2 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 1, q4); break;                         \
-        case 2 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 2, q4); break;                         \
-        case 2 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 3, q4); break;                         \
-        case 2 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 2, 4, q4); break;                         \
-        case 3 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 1, q4); break;                         \
-        case 3 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 2, q4); break;                         \
-        case 3 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 3, q4); break;                         \
-        case 3 * 8 + 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 3, 4, q4); break;                         \
-        case 4 * 8 + 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 1, q4); break;                         \
-        case 4 * 8 + 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 2, q4); break;                         \
-        case 4 * 8 + 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 3, q4); break;                         \
-        default: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 4, 4, q4); break;                                \
+        if (nr == 1 && nc <= 8) {                                                                      \
+            switch (nc) {                                                                               \
+            case 1: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 1, q4); return;                            \
+            case 2: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 2, q4); return;                            \
+            case 3: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 3, q4); return;                            \
+            case 4: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 4, q4); return;                            \
+            case 5: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 5, q4); return;                            \
+            case 6: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 6, q4); return;                            \
+            case 7: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 7, q4); return;                            \
+            default: tile_q8_fixed(n, w, ws, x, xs, y, ldy, 1, 8, q4); return;                           \
+            }                                                                                           \
         }                                                                                               \
+        for (int r = 0; r < nr; r++)   /* several rows: one at a time (rows >= 4 take the panel) */     \
+            for (int c0 = 0; c0 < nc; c0 += 8)                                                          \
+                name(n, w + (size_t)c0 * ws, ws, x + (size_t)r * xs, xs, y + (size_t)r * ldy + c0, ldy, 1,  \
+                     nc - c0 < 8 ? nc - c0 : 8);                                                        \
     }
 Q8_TILE(tile_q8_0, 0)
 Q8_TILE(tile_q4_0, 1)
@@ -588,5 +598,5 @@ const berry_kernels berry_kernels_avx2 = {
     .tile_f32 = tile_f32, .tile_f16 = tile_f16, .tile_bf16 = tile_bf16,
     .tile_q4_0 = tile_q4_0, .tile_q8_0 = tile_q8_0,
     .quant_q8_0 = quant_q8_0, .quant_q8_K = quant_q8_K,
-    .f_rows = 3, .f_cols = 4, .q_rows = 4, .q_cols = 4,
+    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8,
 };
