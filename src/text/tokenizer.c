@@ -497,7 +497,10 @@ typedef struct {
     int32_t *out; int64_t cap, n;
     // scratch, grown as needed
     struct sym { int32_t id, prev, next; uint32_t start, len; } *sym; size_t sym_cap;
-    struct ent { float score; int32_t rank, left, right, idl, idr; uint32_t size; } *heap; size_t heap_n, heap_cap;
+    // Candidate merges: KEY orders them (BPE: rank << 32 | left; SentencePiece: descending score << 32 |
+    // left), so that ties go to the leftmost pair; SIZE is the merged length (SentencePiece's staleness
+    // check). 16 bytes, as the heap of a long word is memory-bound.
+    struct ent { uint64_t key; uint32_t size; } *heap; size_t heap_n, heap_cap;
     char *work; size_t work_cap;
     // word -> tokens cache (long inputs only)
     struct centry { uint64_t h; uint32_t koff, klen, voff, vn; } *cslot; uint32_t cmask, cused;
@@ -526,11 +529,14 @@ static void emit(session *s, int32_t id) {
     }
 }
 
-// Heap order: BPE takes the lowest rank, SentencePiece the highest score; ties go to the leftmost.
-static bool before(const struct ent *a, const struct ent *b, bool spm) {
-    if (spm) { if (a->score != b->score) return a->score > b->score; }
-    else if (a->rank != b->rank) return a->rank < b->rank;
-    return a->left < b->left;
+static bool before(const struct ent *a, const struct ent *b, bool spm) { (void)spm; return a->key < b->key; }
+
+// Maps a score to 32 bits that sort in the opposite order (higher scores first).
+static uint32_t score_key(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending
+    return ~u;
 }
 
 static void heap_push(session *s, struct ent e, bool spm) {
@@ -568,11 +574,11 @@ static void try_pair(session *s, const char *w, int32_t l, int32_t r, bool spm) 
     if (spm) {
         int32_t id = find_text(t, w + a->start, a->len + b->len);
         if (id < 0) return;
-        heap_push(s, (struct ent){t->score[id], 0, l, r, a->id, b->id, a->len + b->len}, true);
+        heap_push(s, (struct ent){(uint64_t)score_key(t->score[id]) << 32 | (uint32_t)l, a->len + b->len}, true);
     } else {
         int32_t rank, res;
         if (!merge_get(t, a->id, b->id, &rank, &res)) return;
-        heap_push(s, (struct ent){0, rank, l, r, a->id, b->id, 0}, false);
+        heap_push(s, (struct ent){(uint64_t)(uint32_t)rank << 32 | (uint32_t)l, 0}, false);
     }
 }
 
@@ -582,8 +588,11 @@ static int32_t init_symbols(session *s, const char *w, size_t n, bool per_byte) 
     if (!grow((void **)&s->sym, &s->sym_cap, n, sizeof *s->sym)) { s->oom = true; return 0; }
     int32_t k = 0;
     for (size_t i = 0; i < n; k++) {
-        size_t l = per_byte ? 1 : utf8_len((uint8_t)w[i]);
-        if (l > n - i) l = n - i;
+        // A symbol is a byte, or a valid UTF-8 character. (llama.cpp trusts the lead byte, so an invalid
+        // one swallows the bytes after it, even the "▁" of a space; berry keeps invalid bytes apart.)
+        uint32_t cp;
+        size_t l = per_byte ? 1 : utf8_decode((const uint8_t *)w + i, n - i, &cp);
+        if (l == 0) l = 1;
         int32_t id = per_byte ? t->byte_tok[(uint8_t)w[i]] : find_text(t, w + i, l);
         s->sym[k] = (struct sym){id, k - 1, i + l < n ? k + 1 : -1, (uint32_t)i, (uint32_t)l};
         i += l;
@@ -600,17 +609,21 @@ static void merge_word(session *s, const char *w, size_t n, bool per_byte, bool 
     for (int32_t i = 1; i < k; i++) try_pair(s, w, i - 1, i, spm);
     while (s->heap_n && !s->oom) {
         struct ent e = heap_pop(s, spm);
-        struct sym *a = &s->sym[e.left], *b = &s->sym[e.right];
-        if (a->len == 0 || b->len == 0 || a->next != e.right) continue;  // stale
-        if (spm ? a->len + b->len != e.size : (a->id != e.idl || b->id != e.idr)) continue;
-        if (spm) a->id = find_text(t, w + a->start, a->len + b->len);
-        else { int32_t rank; merge_get(t, a->id, b->id, &rank, &a->id); }
+        int32_t left = (int32_t)(uint32_t)e.key;
+        struct sym *a = &s->sym[left];
+        if (a->len == 0 || a->next < 0) continue;  // stale
+        struct sym *b = &s->sym[a->next];
+        // Still the pair it was pushed for? (A merge rank names one pair; a SentencePiece pair whose
+        // sides changed has another length.)
+        int32_t rank, res = -1;
+        if (spm ? a->len + b->len != e.size : !merge_get(t, a->id, b->id, &rank, &res) || (uint32_t)rank != (uint32_t)(e.key >> 32)) continue;
+        a->id = spm ? find_text(t, w + a->start, a->len + b->len) : res;
         a->len += b->len;
         b->len = 0;
         a->next = b->next;
-        if (b->next >= 0) s->sym[b->next].prev = e.left;
-        try_pair(s, w, a->prev, e.left, spm);
-        try_pair(s, w, e.left, a->next, spm);
+        if (b->next >= 0) s->sym[b->next].prev = left;
+        try_pair(s, w, a->prev, left, spm);
+        try_pair(s, w, left, a->next, spm);
     }
     for (int32_t i = 0; i >= 0 && i < k; i = s->sym[i].next) {
         struct sym *y = &s->sym[i];
