@@ -22,6 +22,8 @@ static void init_usage(FILE *f) {
             "  --std X            standard deviation of the weights (default 0.02)\n"
             "  --vocab FROM.gguf  copy the tokenizer.* keys of FROM.gguf; the vocabulary size is its token count\n"
             "                     (without it the file declares tokenizer.ggml.model \"none\")\n"
+            "  --shape E,L,H,KV,FF[,CTX]  override the preset's shapes: embedding width, layers, heads, KV heads,\n"
+            "                     FFN width, training context (head size E/H; the vocabulary still comes from --vocab)\n"
             "  --name NAME        general.name (default: the preset)\n"
             "  -t N               threads (default: all CPUs)\n"
             "  -o OUT.gguf        output file (written atomically)\n");
@@ -29,6 +31,7 @@ static void init_usage(FILE *f) {
 
 static int cmd_model_init(int argc, char **argv) {
     const char *arch = NULL, *preset = NULL, *type_name = "f16", *vocab_path = NULL, *out = NULL, *name = NULL;
+    const char *shape = NULL;
     long seed = 1, threads = 0;
     double std = 0.02;
     for (int i = 1; i < argc; i++) {
@@ -41,6 +44,7 @@ static int cmd_model_init(int argc, char **argv) {
         else if (!strcmp(a, "--type")) type_name = v;
         else if (!strcmp(a, "--vocab")) vocab_path = v;
         else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--shape")) shape = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) { if (!berry_cli_int(a, v, 0, 0x7fffffffL, &seed)) return 1; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!berry_cli_int(a, v, 0, 1024, &threads)) return 1; }
@@ -54,6 +58,13 @@ static int cmd_model_init(int argc, char **argv) {
     char err[512];
     berry_model_init_opts o = {.seed = (uint64_t)seed, .std = (float)std, .name = name ? name : preset, .n_threads = (int)threads};
     if (berry_hparams_preset(arch, preset, &o.hp, err, sizeof err) != BERRY_OK) return berry_cli_error("%s", err);
+    if (shape) {
+        // The embedded model's shapes are not a named preset: they are chosen by scripts/make_model.sh.
+        int e = 0, l = 0, h = 0, kv = 0, ff = 0, ctx = o.hp.n_ctx_train, got = sscanf(shape, "%d,%d,%d,%d,%d,%d", &e, &l, &h, &kv, &ff, &ctx);
+        if (got < 5 || h <= 0 || e % h != 0) return berry_cli_error("--shape '%s': expected E,L,H,KV,FF[,CTX] with H dividing E", shape);
+        o.hp.n_embd = e, o.hp.n_layer = l, o.hp.n_head = h, o.hp.n_head_kv = kv, o.hp.head_dim = e / h, o.hp.n_ff = ff, o.hp.n_ctx_train = ctx;
+        if (berry_hparams_check(&o.hp, err, sizeof err) != BERRY_OK) return berry_cli_error("--shape '%s': %s", shape, err);
+    }
     o.type = berry_type_from_name(type_name);
     if (o.type < 0) return berry_cli_error("unknown --type '%s' (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", type_name);
     berry_gguf *vocab = NULL;

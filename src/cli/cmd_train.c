@@ -26,7 +26,7 @@ static void usage(void) {
             "  --batch B          rows per micro-batch (default 4)   -c N  row length (default 512)\n"
             "  --accum N          micro-batches per step (default 1)  --clip X (default 1)\n"
             "  --save-every N     checkpoint every N steps (default 50)  --recompute  save memory\n"
-            "  --chat-template F  chatml | llama3 | gemma | qwen3 (default: the model's)\n"
+            "  --chat-template F  chatml | llama3 | gemma | qwen3 | none (default: the model's)\n"
             "  -t N threads, -s SEED\n"
             "Writes OUT (the adapter, or the full model), OUT.ckpt.gguf (resumes when present),\n"
             "OUT.metrics.jsonl and OUT.loss.svg.\n");

@@ -101,7 +101,8 @@ berry_status berry_tdata_load(const char *path, const berry_tokenizer *t, const 
                 if (!st) end_token(t, e, 0);
             } else {
                 berry_chat_msg m = {"user", prompt};
-                char *p = berry_chat_render(t, chat_format, &m, 1, true);
+                // "none": the prompt as it is (the embedded model's role prompts carry their own format).
+                char *p = chat_format && !strcmp(chat_format, "none") ? strdup(prompt) : berry_chat_render(t, chat_format, &m, 1, true);
                 if (!p) st = berry_errf(msg, sizeof msg, BERRY_EINVAL, "cannot render the chat template '%s'", chat_format ? chat_format : "(model's)");
                 for (int s = 0; !st && s < (k == BERRY_TEX_DPO ? 2 : 1); s++) {
                     st = append(t, p, true, true, 0, e, s, msg, sizeof msg);

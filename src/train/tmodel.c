@@ -375,8 +375,16 @@ berry_tmodel *berry_tmodel_from_model(const berry_model *bm, const berry_tmodel_
     }
     memcpy(m->p[m->out_norm].w, bm->output_norm, (size_t)hp->n_embd * sizeof(float));
     if (bm->rope_freqs) berry_tmodel_set_rope_freqs(m, bm->rope_freqs);
-    // Adapters: A random, B zero.
-    berry_tmodel_init_random(m, o->seed, 0.0f);
+    // Adapters: A random, B zero. Only the adapters: the loaded weights (and norms) must survive.
+    for (int i = 0; i < m->n_params; i++) {
+        const char *dot = strrchr(m->p[i].name, '.');
+        if (!m->p[i].w || !dot || (strcmp(dot, ".lora_a") && strcmp(dot, ".lora_b"))) continue;
+        berry_rng r;
+        berry_rng_seed(&r, o->seed, (uint64_t)i);
+        size_t n = (size_t)numel(&m->p[i]);
+        float b = 1.0f / sqrtf((float)m->p[i].cols);  // as berry_tmodel_init_random (PEFT's init)
+        for (size_t j = 0; j < n; j++) m->p[i].w[j] = dot[6] == 'a' ? (float)(2.0 * berry_rng_uniform(&r) - 1.0) * b : 0.0f;
+    }
     return m;
 fail:
     berry_tmodel_free(m);
