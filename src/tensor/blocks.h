@@ -74,9 +74,10 @@ typedef struct {
     berry_quant_fn quant_q8_0, quant_q8_K;
     void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
-    // The tile shapes the tile kernels are fastest at: float weights (f32/f16/bf16) and quantized ones,
+    // The tile shapes the tile kernels are fastest at: float weights (f32/f16/bf16), q4_0 / q8_0,
     // as (X rows, W rows); nr <= rows and nc <= cols.
     int f_rows, f_cols, q_rows, q_cols;
+    int k_rows, k_cols;   // the K-quants' tiles
 } berry_kernels;
 
 extern const berry_kernels berry_kernels_scalar, berry_kernels_avx2, berry_kernels_avx512;

@@ -134,7 +134,7 @@ const berry_kernels berry_kernels_scalar = {
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
     .dot_q8_K = dot_q8_K, .quant_q8_0 = berry_quant_q8_0_ref, .quant_q8_K = berry_quant_q8_K_ref,
-    .f_rows = 1, .f_cols = 1, .q_rows = 1, .q_cols = 1,
+    .f_rows = 1, .f_cols = 1, .q_rows = 1, .q_cols = 1, .k_rows = 1, .k_cols = 1,
 };
 
 // ---- dispatch ----------------------------------------------------------------------------------
@@ -233,9 +233,10 @@ static kernel_set pick(berry_type t) {
         if (!k.dot) k.dot = d;
         if (!k.tile && tl) {
             int fl = t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16;
+            int kq = t == BERRY_TYPE_Q4_K || t == BERRY_TYPE_Q5_K || t == BERRY_TYPE_Q6_K;
             k.tile = tl;
-            k.tr = fl ? K->f_rows : K->q_rows;
-            k.tc = fl ? K->f_cols : K->q_cols;
+            k.tr = fl ? K->f_rows : kq ? K->k_rows : K->q_rows;
+            k.tc = fl ? K->f_cols : kq ? K->k_cols : K->q_cols;
         }
         if (!k.quant) k.quant = q;
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;

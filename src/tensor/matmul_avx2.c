@@ -495,6 +495,104 @@ static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
     *out = s;
 }
 
+// K-quant tiles: each weight super-block is unpacked once (values, scales, mins) and used against up
+// to four activation rows. Per row the integer sums and float steps are dot_q45K's / dot_q6_K's, so
+// the results equal the dot products bit for bit.
+INLINE void tile_q45K_row(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, float *y, size_t ldy, int nr,
+                          int five) {
+    size_t bsize = five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    float s[4] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < n / 256; i++) {
+        const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
+        const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
+        const uint8_t *qs = five ? a5->qs : a4->qs;
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; j++) berry_k4_scale_min(j, a4->scales, &sc[j], &m[j]);
+        __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
+        __m256i q[8];
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            q[2 * c] = _mm256_and_si256(v, m4);
+            q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (five) {
+                q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
+                q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
+                hv = _mm256_srli_epi16(hv, 2);
+            }
+        }
+        float d16 = f16(&a4->d), dm16 = f16(&a4->dmin);
+        for (int r = 0; r < nr; r++) {
+            const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + i;
+            int summ = 0;
+            for (int j = 0; j < 8; j++) summ += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * j)));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[j])));
+            }
+            float d = d16 * xb->d, dmin = dm16 * xb->d;
+            s[r] += d * (float)hsum_i32(sumi) - dmin * (float)summ;
+        }
+    }
+    for (int r = 0; r < nr; r++) y[(size_t)r * ldy] = s[r];
+}
+
+INLINE void tile_q6K_row(int64_t n, const uint8_t *w, const uint8_t *x, size_t xs, float *y, size_t ldy, int nr) {
+    const berry_block_q6_K *a = (const berry_block_q6_K *)w;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    float s[4] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < n / 256; i++) {
+        __m256i q[8], scv[8];
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+            q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+            q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            for (int k = 0; k < 4; k++) {
+                const int8_t *sc = a[i].scales + 8 * h + 2 * k;
+                scv[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+            }
+        }
+        float d16 = f16(&a[i].d);
+        for (int r = 0; r < nr; r++) {
+            const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + i;
+            int off = 0;
+            for (int j = 0; j < 16; j++) off += a[i].scales[j] * xb->bsums[j];
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * j)));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[j]));
+            }
+            s[r] += d16 * xb->d * (float)(hsum_i32(sumi) - 32 * off);
+        }
+    }
+    for (int r = 0; r < nr; r++) y[(size_t)r * ldy] = s[r];
+}
+
+// Tiles of up to 4 activation rows x any number of weight rows, one weight row at a time.
+#define KQ_TILE(name, call)                                                                             \
+    static void name(int64_t n, const void *wv, size_t ws, const void *xv, size_t xs, float *y, size_t ldy, \
+                     int nr, int nc) {                                                                  \
+        const uint8_t *x = xv;                                                                          \
+        for (int c = 0; c < nc; c++) {                                                                  \
+            const uint8_t *w = (const uint8_t *)wv + (size_t)c * ws;                                    \
+            for (int r0 = 0; r0 < nr; r0 += 4) {                                                        \
+                int k = nr - r0 < 4 ? nr - r0 : 4;                                                      \
+                const uint8_t *xr = x + (size_t)r0 * xs;                                                \
+                float *yr = y + (size_t)r0 * ldy + c;                                                   \
+                call;                                                                                   \
+            }                                                                                           \
+        }                                                                                               \
+    }
+KQ_TILE(tile_q4_K, tile_q45K_row(n, w, xr, xs, yr, ldy, k, 0))
+KQ_TILE(tile_q5_K, tile_q45K_row(n, w, xr, xs, yr, ldy, k, 1))
+KQ_TILE(tile_q6_K, tile_q6K_row(n, w, xr, xs, yr, ldy, k))
+
 static void dot_q8_K(int64_t n, float *out, const void *wv, const void *xv) {
     const berry_block_q8_K *a = wv, *x = xv;
     float s = 0;
@@ -597,6 +695,7 @@ const berry_kernels berry_kernels_avx2 = {
     .dot_q8_K = dot_q8_K,
     .tile_f32 = tile_f32, .tile_f16 = tile_f16, .tile_bf16 = tile_bf16,
     .tile_q4_0 = tile_q4_0, .tile_q8_0 = tile_q8_0,
+    .tile_q4_K = tile_q4_K, .tile_q5_K = tile_q5_K, .tile_q6_K = tile_q6_K,
     .quant_q8_0 = quant_q8_0, .quant_q8_K = quant_q8_K,
-    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8,
+    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8, .k_rows = 4, .k_cols = 1,
 };

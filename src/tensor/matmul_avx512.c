@@ -91,5 +91,5 @@ static void dot_q4_0(int64_t n, float *o, const void *w, const void *x) { dot_q8
 
 const berry_kernels berry_kernels_avx512 = {
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0, .dot_q8_0 = dot_q8_0,
-    .f_rows = 3, .f_cols = 4, .q_rows = 4, .q_cols = 4,
+    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8, .k_rows = 4, .k_cols = 1,
 };
