@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// llama.cpp's general.file_type values (enum llama_ftype) for the types berry writes.
-static int file_type_of(berry_type t) {
+int berry_file_type_of(berry_type t) {
     switch (t) {
     case BERRY_TYPE_F32: return 0;
     case BERRY_TYPE_F16: return 1;
@@ -20,6 +19,11 @@ static int file_type_of(berry_type t) {
     case BERRY_TYPE_BF16: return 32;
     default: return -1;
     }
+}
+
+berry_type berry_fit_type(berry_type type, int64_t n) {
+    if (n % berry_type_get(type)->block == 0) return type;
+    return n % 32 == 0 ? BERRY_TYPE_Q8_0 : BERRY_TYPE_F16;
 }
 
 typedef struct {
@@ -45,7 +49,7 @@ static void convert_rows(void *ctx, int ith, int nth) {
 berry_status berry_convert_model(const char *in_path, const char *out_path, berry_type type, berry_pool *pool,
                                  berry_convert_stats *stats, char *err, size_t err_size) {
     berry_convert_stats st = {0};
-    if (file_type_of(type) < 0 || type == BERRY_TYPE_Q8_K)
+    if (berry_file_type_of(type) < 0 || type == BERRY_TYPE_Q8_K)
         return berry_errf(err, err_size, BERRY_EINVAL, "cannot write weights as %s",
                           berry_type_get(type) ? berry_type_get(type)->name : "an unknown type");
     berry_gguf *g = berry_gguf_open(in_path, err, err_size);
@@ -58,7 +62,7 @@ berry_status berry_convert_model(const char *in_path, const char *out_path, berr
         if (!strcmp(berry_gguf_key(g, i), "general.file_type")) continue;
         s = berry_gguf_copy_kv(w, g, i);
     }
-    if (s == BERRY_OK) s = berry_gguf_set_u32(w, "general.file_type", (uint32_t)file_type_of(type));
+    if (s == BERRY_OK) s = berry_gguf_set_u32(w, "general.file_type", (uint32_t)berry_file_type_of(type));
     for (int64_t i = 0; s == BERRY_OK && i < nt; i++) {
         const char *name = berry_gguf_tensor_name(g, i);
         int src_type = berry_gguf_tensor_type(g, i);
@@ -70,9 +74,8 @@ berry_status berry_convert_model(const char *in_path, const char *out_path, berr
         berry_type dst = type;
         size_t len = strlen(name);
         int is_matrix = nd == 2 && len > 7 && !strcmp(name + len - 7, ".weight");
-        if (is_matrix && berry_type_get(dst)->block > 1 && ne[0] % berry_type_get(dst)->block != 0) {
-            // K-quants need rows of 256; llama.cpp falls back to a 32-block type for such matrices.
-            dst = ne[0] % 32 == 0 ? BERRY_TYPE_Q8_0 : BERRY_TYPE_F16;
+        if (is_matrix && berry_fit_type(dst, ne[0]) != dst) {
+            dst = berry_fit_type(dst, ne[0]);
             st.n_fallback++;
         }
         if (!is_matrix || dst == (berry_type)src_type) {

@@ -5,6 +5,13 @@
 #include "base/pool.h"
 #include "tensor/types.h"
 
+// llama.cpp's general.file_type (enum llama_ftype) for a file whose matrices are mostly TYPE; -1
+// for a type berry does not write as weights.
+int berry_file_type_of(berry_type type);
+// TYPE when rows of N values divide into its blocks, else q8_0, else f16: the fallback llama.cpp
+// uses for matrices whose rows do not fit the K-quants' 256-value blocks.
+berry_type berry_fit_type(berry_type type, int64_t n);
+
 typedef struct {
     int64_t n_converted, n_kept;    // tensors converted / copied unchanged
     int64_t n_fallback;             // matrices whose rows do not fit TYPE's block, written as q8_0 or f16

@@ -1,6 +1,7 @@
 // init.c — random models in the exact tensor layout of llama.cpp's files: `berry model init`, the test
 // models, and the benchmark models. Weights are normal(0, std), norms 1 (+ optional jitter), biases
 // normal(0, std), llama3's rope divisors computed as llama.cpp's converter does.
+#include "model/convert.h"
 #include "model/model.h"
 #include "base/alloc.h"
 #include "base/pool.h"
@@ -39,28 +40,6 @@ typedef struct {
 // Values per random block: streams are per (tensor, block), so any thread count gives the same file.
 #define BLOCK_VALUES 65536
 
-// llama.cpp's general.file_type (enum llama_ftype) for the type most matrices have.
-static int file_type_of(berry_type t) {
-    switch (t) {
-    case BERRY_TYPE_F32: return 0;
-    case BERRY_TYPE_F16: return 1;
-    case BERRY_TYPE_Q4_0: return 2;
-    case BERRY_TYPE_Q8_0: return 7;
-    case BERRY_TYPE_Q4_K: return 15;
-    case BERRY_TYPE_Q5_K: return 17;
-    case BERRY_TYPE_Q6_K: return 18;
-    case BERRY_TYPE_BF16: return 32;
-    default: return -1;
-    }
-}
-
-// TYPE if rows of N values fit its blocks, else q8_0, else f16 (the fallback of `berry quantize`).
-static berry_type fit_type(berry_type type, int64_t n) {
-    if (n % berry_type_get(type)->block == 0) return type;
-    if (n % 32 == 0) return BERRY_TYPE_Q8_0;
-    return BERRY_TYPE_F16;
-}
-
 static void run_jobs(void *arg, int ith, int nth) {
     gen *G = arg;
     float *buf = G->bufs[ith];
@@ -92,7 +71,7 @@ static void run_jobs(void *arg, int ith, int nth) {
 berry_status berry_model_init(const berry_model_init_opts *o, const char *path, char *err, size_t n) {
     berry_hparams hp = o->hp;
     const berry_type_info *ti = berry_type_get(o->type);
-    if (!ti || o->type == BERRY_TYPE_Q8_K || file_type_of((berry_type)o->type) < 0)
+    if (!ti || o->type == BERRY_TYPE_Q8_K || berry_file_type_of((berry_type)o->type) < 0)
         return berry_errf(err, n, BERRY_EINVAL, "weights cannot be stored as type %d (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", o->type);
     // The vocabulary file decides n_vocab.
     int64_t tok_key = -1;
@@ -149,7 +128,7 @@ berry_status berry_model_init(const berry_model_init_opts *o, const char *path, 
     int n_jobs = 0;
     for (int i = 0; i < nt; i++) {
         tensor *T = &ts[i];
-        T->type = T->k == K_MATRIX ? fit_type((berry_type)o->type, T->ne0) : BERRY_TYPE_F32;
+        T->type = T->k == K_MATRIX ? berry_fit_type((berry_type)o->type, T->ne0) : BERRY_TYPE_F32;
         T->bytes = berry_row_size(T->type, T->ne0) * (size_t)T->ne1;
         total += (T->bytes + 63) & ~(size_t)63;
         int64_t rows_per = T->ne0 >= BLOCK_VALUES ? 1 : BLOCK_VALUES / T->ne0;
@@ -184,7 +163,7 @@ berry_status berry_model_init(const berry_model_init_opts *o, const char *path, 
     berry_pool_run(pool, run_jobs, &G);
 
     s = berry_hparams_write(w, &hp, o->name ? o->name : berry_arch_name(hp.arch));
-    if (s == BERRY_OK) s = berry_gguf_set_u32(w, "general.file_type", (uint32_t)file_type_of((berry_type)o->type));
+    if (s == BERRY_OK) s = berry_gguf_set_u32(w, "general.file_type", (uint32_t)berry_file_type_of((berry_type)o->type));
     if (s == BERRY_OK && berry_type_get(o->type)->block > 1) s = berry_gguf_set_u32(w, "general.quantization_version", 2);
     if (o->vocab) {
         for (int64_t i = 0; s == BERRY_OK && i < berry_gguf_n_kv(o->vocab); i++)
