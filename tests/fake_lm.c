@@ -1,0 +1,136 @@
+// fake_lm.c — the scripted berry_lm of fake_lm.h.
+#include "fake_lm.h"
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int words(const char *s) {
+    int n = 0, in = 0;
+    for (; *s; s++) {
+        int sp = isspace((unsigned char)*s);
+        if (!sp && !in) n++;
+        in = !sp;
+    }
+    return n;
+}
+
+static berry_status fake_generate(berry_lm *lm, const berry_lm_request *reqs, int n, berry_lm_output *out, char *err,
+                                  size_t err_size) {
+    fake_lm *f = lm->impl;
+    if (f->n_generate < 256) {
+        f->batch[f->n_generate] = n;
+        f->temperature[f->n_generate] = n ? reqs[0].sampling.temperature : -1;
+    }
+    f->n_generate++;
+    for (int i = 0; i < n; i++) {
+        int pt = words(reqs[i].prompt);
+        lm->counters.prompt_tokens += pt;
+        lm->counters.prompt_tokens_evaluated += pt;
+        if (f->max_prompt && strlen(reqs[i].prompt) > f->max_prompt) {
+            out[i].text = calloc(1, 1);
+            out[i].finish = BERRY_FINISH_CONTEXT;
+            continue;
+        }
+        char *t = f->reply ? f->reply(f->user, reqs[i].prompt, &reqs[i].sampling, i) : NULL;
+        if (!t) t = calloc(1, 1);
+        if (!t) return berry_errf(err, err_size, BERRY_ENOMEM, "fake: out of memory");
+        out[i].text = t;
+        out[i].len = strlen(t);
+        out[i].n_tokens = words(t);
+        out[i].finish = BERRY_FINISH_EOS;
+        lm->counters.tokens_generated += out[i].n_tokens;
+    }
+    return BERRY_OK;
+}
+
+static berry_status fake_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
+                               char *err, size_t err_size) {
+    fake_lm *f = lm->impl;
+    f->n_score++;
+    if (f->max_prompt && strlen(prompt) > f->max_prompt)
+        return berry_errf(err, err_size, BERRY_ELIMIT, "fake: prompt exceeds the context");
+    lm->counters.prompt_tokens += words(prompt);
+    lm->counters.prompt_tokens_evaluated += words(prompt);
+    double p = f->judge ? f->judge(f->user, prompt) : 0.5;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(conts[i], "Yes")) logprob[i] = log(p);
+        else if (!strcmp(conts[i], "No")) logprob[i] = log(1 - p);
+        else logprob[i] = -INFINITY;
+    }
+    return BERRY_OK;
+}
+
+// A chat format of its own, so tests see that instruct prompts went through the template.
+static char *fake_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt) {
+    size_t len = 32;
+    for (int i = 0; i < n; i++) len += strlen(msgs[i].role) + strlen(msgs[i].content) + 8;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    for (int i = 0; i < n; i++) p += sprintf(p, "<%s>%s</>", msgs[i].role, msgs[i].content);
+    if (add_generation_prompt) p += sprintf(p, "<assistant>");
+    *p = 0;
+    return s;
+}
+
+static void fake_free(berry_lm *lm) { free(lm); }
+
+static const berry_lm_vtable fake_vt = {fake_generate, fake_score, fake_chat, fake_free};
+
+berry_lm *fake_lm_new(fake_lm *f) {
+    berry_lm *lm = calloc(1, sizeof *lm);
+    if (!lm) return NULL;
+    lm->vt = &fake_vt;
+    lm->impl = f;
+    return lm;
+}
+
+int fake_role_of(const char *prompt) {
+    static const char *const tails[] = {"Solve step by step.\n", "Find the first wrong step.\n",
+                                        "Write a correct solution.\n", "Score the solution from -100 to 100.\n",
+                                        "Is solution A better than solution B?\n"};
+    size_t n = strlen(prompt);
+    for (int r = 0; r < 5; r++) {
+        size_t k = strlen(tails[r]);
+        if (n >= k && !strcmp(prompt + n - k, tails[r])) return r;
+    }
+    return -1;
+}
+
+const char *fake_section(const char *prompt, const char *head, char *buf, size_t size) {
+    buf[0] = 0;
+    const char *s = strstr(prompt, head);
+    if (!s) return buf;
+    s += strlen(head);
+    static const char *const ends[] = {"\nSolution B:\n", "\nCritique: ", "\nFind the first", "\nWrite a correct",
+                                       "\nScore the solution", "\nIs solution A"};
+    const char *e = s + strlen(s);
+    for (int i = 0; i < 6; i++) {
+        const char *x = strstr(s, ends[i]);
+        if (x && x < e) e = x;
+    }
+    size_t n = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return buf;
+}
+
+long fake_answer_of(const char *text, long fallback) {
+    const char *s = strstr(text, "The answer is ");
+    return s ? strtol(s + 14, NULL, 10) : fallback;
+}
+
+char *fake_strf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
