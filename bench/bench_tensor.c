@@ -136,6 +136,14 @@ BENCH(bench_tensor_matmul_qwen05b) {
     int nt = berry_bench_threads();
     berry_pool *pool = berry_pool_create(nt);
     if (!pool) { printf("cannot create a pool of %d threads\n", nt); return; }
+    // Other processes on the same cores skew every figure below; say how busy the machine was.
+    FILE *la = fopen("/proc/loadavg", "r");
+    double load = -1;
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1) load = -1;
+        fclose(la);
+    }
+    if (load >= 0) printf("load average %.1f%s\n", load, load > 0.5 ? " (other work is running: figures are low)" : "");
     double bw = measure_bandwidth(pool);
     double fpeak = measure_peak(pool, fma_fn), ipeak = measure_peak(pool, int8_fn);
     printf("machine (%d threads, %s kernels): memory read %.1f GB/s, f32 FMA peak %.0f GFLOP/s, "
