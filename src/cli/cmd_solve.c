@@ -1,0 +1,258 @@
+// cmd_solve.c — `berry solve`: one problem through a search method (SR-MCTS by default) and the answer
+// on stdout; --tree draws the tree, --json FILE writes the whole run.
+#include "base/json.h"
+#include "cli/cli.h"
+#include "lm/lm_local.h"
+#include "search/search.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// The embedded model, in berry_cli_models_dir(). It is trained by berry on its synthetic curriculum
+// and uses the embedded role formats.
+#define BERRY_EMBEDDED_MODEL_FILE "berry-tiny.gguf"
+
+static void usage(void) {
+    printf("usage: berry solve [-m MODEL.gguf] [--method M] [--rollouts N] [options] \"problem\"\n\n"
+           "Solves the problem with a test-time search method and prints the final answer (or \"no answer\")\n"
+           "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder.\n\n"
+           "  -m, --model FILE      policy model (GGUF)\n"
+           "      --prm FILE        pairwise preference reward model (default: the policy judges)\n"
+           "      --method M        sr-mcts (default), mctsr, greedy, sc (majority vote), bon (best-of-k by the\n"
+           "                        PPRM through EBC), refine (iterative self-refine)\n"
+           "  -f, --file FILE       read the problem from FILE\n"
+           "      --rollouts N      expansions (sr-mcts, mctsr), samples (sc, bon), rounds (refine) (default 8)\n"
+           "      --tokens N        budget: generated tokens at most (checked between model calls)\n"
+           "      --seconds S       budget: wall time (checked between model calls)\n"
+           "      --batch B         expansions selected with virtual loss per generate call (default 1)\n"
+           "      --children K      children before a node counts as fully expanded (default 2)\n"
+           "      --uct-c C         UCT exploration constant (default 1.4)\n"
+           "      --eps E           UCT epsilon (default 1e-5)\n"
+           "      --virtual-loss L  visits added per pending expansion while a batch is selected (default 1)\n"
+           "      --init N          sr-mcts: first solutions (default 1)\n"
+           "      --alpha A         sr-mcts: Q = A*Q_global + (1-A)*Q_local (default 0.5)\n"
+           "      --gamma G         sr-mcts: back-propagation Q(parent) <- (1-G)Q(parent) + G*Q(child) (default 0.5)\n"
+           "      --one-order       ask each PPRM comparison in one order only (default: both, averaged)\n"
+           "      --compare-max N   sr-mcts: compare a new solution with at most N others (default: all)\n"
+           "      --reward-samples N mctsr: self-evaluations per node (default 3)\n"
+           "      --damp-above X    mctsr: scores above X ... (default 95)\n"
+           "      --damp-to Y       ... become Y (default 50)\n"
+           "      --no-dummy        mctsr: no \"I don't know.\" answer beside the first\n"
+           "      --pick P          answer choice: q (default), rank (best EBC rank), vote (majority of the tree)\n"
+           "      --temp T          sampling temperature of every role (default 0.7; greedy uses 0)\n"
+           "      --critique-temp T, --rewrite-temp T, --eval-temp T, --solve-temp T   one role's temperature\n"
+           "      --top-k K, --top-p P, --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n"
+           "  -n, --n-predict N     tokens per generation at most (default 512)\n"
+           "  -s, --seed N          random seed (default 0): the same seed gives the same run\n"
+           "      --prompts P       embedded, instruct, or a FILE of instruct templates (default: embedded for\n"
+           "                        the embedded model and files named berry*, instruct otherwise)\n"
+           "      --extract E       marked (\\boxed, \"the answer is\"; default) or last-number\n"
+           "  -t, --threads N       threads (default: all CPUs)\n"
+           "  -c, --ctx-size N      positions per sequence (default: the model's, at most 4096)\n"
+           "      --no-prefix-cache evaluate every prompt from scratch (to measure what sharing saves)\n"
+           "      --tree            draw the tree (id, visits N, Q, answer; the chosen path starred)\n"
+           "      --json FILE       write the whole tree and the counters as JSON\n"
+           "  -q, --quiet           no statistics on stderr\n", BERRY_EMBEDDED_MODEL_FILE);
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += r;
+        if (cap - len < 2) {
+            char *b = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+            if (!b) { free(buf); buf = NULL; break; }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) buf[len] = 0;
+    return buf;
+}
+
+static bool ends_gguf_named_berry(const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    return !strncmp(b, "berry", 5);
+}
+
+static int cmd_solve(int argc, char **argv) {
+    const char *model = NULL, *prm_path = NULL, *problem = NULL, *file = NULL, *prompts_arg = NULL, *json_path = NULL;
+    int tree = 0, quiet = 0, no_cache = 0;
+    long threads = 0, ctx = 0;
+    berry_search_method method = BERRY_SEARCH_SR_MCTS;
+    for (int i = 1; i < argc; i++)  // the method's defaults first, so that later flags override them
+        if (!strcmp(argv[i], "--method") && i + 1 < argc) {
+            int m = berry_search_method_parse(argv[i + 1]);
+            if (m < 0) return berry_cli_error("solve: unknown method '%s' (sr-mcts, mctsr, greedy, sc, bon, refine)", argv[i + 1]);
+            method = (berry_search_method)m;
+        }
+    berry_search_params sp = berry_search_defaults(method);
+    double temp = -1, ct = -1, rt = -1, et = -1, st = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+#define FLAG(s) (!strcmp(a, s))
+#define NEED() do { if (!v) return berry_cli_error("solve: %s needs a value", a); i++; } while (0)
+#define INT(lo, hi, dst) do { NEED(); if (!berry_cli_int(a, v, lo, hi, &l)) return 1; dst = l; } while (0)
+#define DBL(lo, hi, dst) do { NEED(); if (!berry_cli_float(a, v, lo, hi, &d)) return 1; dst = d; } while (0)
+        if (FLAG("-h") || FLAG("--help")) { usage(); return 0; }
+        else if (FLAG("-m") || FLAG("--model")) { NEED(); model = v; }
+        else if (FLAG("--prm")) { NEED(); prm_path = v; }
+        else if (FLAG("--method")) NEED();
+        else if (FLAG("-f") || FLAG("--file")) { NEED(); file = v; }
+        else if (FLAG("--rollouts")) INT(0, 100000, sp.rollouts);
+        else if (FLAG("--tokens")) INT(1, 0x7fffffffffffffffL, sp.max_gen_tokens);
+        else if (FLAG("--seconds")) DBL(0, 1e9, sp.max_seconds);
+        else if (FLAG("--batch")) INT(1, 256, sp.batch);
+        else if (FLAG("--children")) INT(1, 1000, sp.max_children);
+        else if (FLAG("--uct-c")) DBL(0, 1e9, sp.c);
+        else if (FLAG("--eps")) DBL(1e-300, 1e9, sp.eps);
+        else if (FLAG("--virtual-loss")) DBL(0, 1e9, sp.virtual_loss);
+        else if (FLAG("--init")) INT(1, 256, sp.init);
+        else if (FLAG("--alpha")) DBL(0, 1, sp.alpha);
+        else if (FLAG("--gamma")) DBL(0, 1, sp.gamma);
+        else if (FLAG("--one-order")) sp.one_order = true;
+        else if (FLAG("--compare-max")) INT(0, 1 << 20, sp.compare_max);
+        else if (FLAG("--reward-samples")) INT(1, 64, sp.reward_samples);
+        else if (FLAG("--damp-above")) DBL(-100, 100, sp.damp_above);
+        else if (FLAG("--damp-to")) DBL(-100, 100, sp.damp_to);
+        else if (FLAG("--no-dummy")) sp.dummy = false;
+        else if (FLAG("--pick")) {
+            NEED();
+            if (!strcmp(v, "q")) sp.pick = BERRY_PICK_Q;
+            else if (!strcmp(v, "rank")) sp.pick = BERRY_PICK_RANK;
+            else if (!strcmp(v, "vote")) sp.pick = BERRY_PICK_VOTE;
+            else return berry_cli_error("solve: --pick expects q, rank or vote");
+        } else if (FLAG("--temp")) DBL(0, 100, temp);
+        else if (FLAG("--critique-temp")) DBL(0, 100, ct);
+        else if (FLAG("--rewrite-temp")) DBL(0, 100, rt);
+        else if (FLAG("--eval-temp")) DBL(0, 100, et);
+        else if (FLAG("--solve-temp")) DBL(0, 100, st);
+        else if (FLAG("--top-k")) { INT(0, 1 << 30, sp.solve.top_k); sp.critique.top_k = sp.rewrite.top_k = sp.eval.top_k = sp.solve.top_k; }
+        else if (FLAG("--top-p")) { DBL(0, 1, sp.solve.top_p); sp.critique.top_p = sp.rewrite.top_p = sp.eval.top_p = sp.solve.top_p; }
+        else if (FLAG("--min-p")) { DBL(0, 1, sp.solve.min_p); sp.critique.min_p = sp.rewrite.min_p = sp.eval.min_p = sp.solve.min_p; }
+        else if (FLAG("-n") || FLAG("--n-predict")) { INT(1, 1 << 20, sp.solve.max_tokens); sp.critique.max_tokens = sp.rewrite.max_tokens = sp.eval.max_tokens = sp.solve.max_tokens; }
+        else if (FLAG("-s") || FLAG("--seed")) INT(0, 0x7fffffffffffffffL, sp.seed);
+        else if (FLAG("--prompts")) { NEED(); prompts_arg = v; }
+        else if (FLAG("--extract")) {
+            NEED();
+            if (!strcmp(v, "marked")) sp.extract = BERRY_EXTRACT_MARKED;
+            else if (!strcmp(v, "last-number")) sp.extract = BERRY_EXTRACT_LAST_NUMBER;
+            else return berry_cli_error("solve: --extract expects marked or last-number");
+        } else if (FLAG("-t") || FLAG("--threads")) INT(1, 1024, threads);
+        else if (FLAG("-c") || FLAG("--ctx-size")) INT(1, 1 << 20, ctx);
+        else if (FLAG("--no-prefix-cache")) no_cache = 1;
+        else if (FLAG("--tree")) tree = 1;
+        else if (FLAG("--json")) { NEED(); json_path = v; }
+        else if (FLAG("-q") || FLAG("--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1]) return berry_cli_error("solve: unknown argument '%s' (see berry solve --help)", a);
+        else if (problem) return berry_cli_error("solve: give the problem as one argument (quote it)");
+        else problem = a;
+#undef FLAG
+#undef NEED
+#undef INT
+#undef DBL
+    }
+    if (temp >= 0) sp.solve.temperature = sp.critique.temperature = sp.rewrite.temperature = sp.eval.temperature = (float)temp;
+    if (method == BERRY_SEARCH_GREEDY) sp.solve.temperature = 0;
+    if (st >= 0) sp.solve.temperature = (float)st;
+    if (ct >= 0) sp.critique.temperature = (float)ct;
+    if (rt >= 0) sp.rewrite.temperature = (float)rt;
+    if (et >= 0) sp.eval.temperature = (float)et;
+    if (!problem == !file) return berry_cli_error("solve: give exactly one problem (an argument or -f FILE)");
+    char *file_text = NULL;
+    if (file) {
+        if (!(file_text = read_file(file))) return berry_cli_error("solve: cannot read '%s'", file);
+        problem = file_text;
+    }
+    const char *q = problem;
+    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+    if (!*q) { free(file_text); return berry_cli_error("solve: the problem is empty"); }
+    char model_buf[4096];
+    bool embedded = model == NULL;
+    if (!model) {
+        snprintf(model_buf, sizeof model_buf, "%s/%s", berry_cli_models_dir(), BERRY_EMBEDDED_MODEL_FILE);
+        model = model_buf;
+        if (access(model, R_OK) != 0) {
+            free(file_text);
+            return berry_cli_error("solve: the embedded model %s is missing (it has not been trained yet); "
+                                   "pass a model with -m MODEL.gguf", model);
+        }
+    }
+    berry_prompts pp;
+    char err[512];
+    berry_prompts_kind kind = embedded || ends_gguf_named_berry(model) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
+    if (prompts_arg && !strcmp(prompts_arg, "embedded")) kind = BERRY_PROMPTS_EMBEDDED;
+    else if (prompts_arg) kind = BERRY_PROMPTS_INSTRUCT;
+    if (berry_prompts_init(&pp, kind, err, sizeof err) != BERRY_OK) { free(file_text); return berry_cli_error("solve: %s", err); }
+    if (prompts_arg && strcmp(prompts_arg, "embedded") && strcmp(prompts_arg, "instruct")) {
+        char *t = read_file(prompts_arg);
+        berry_status s = t ? berry_prompts_load(&pp, t, strlen(t), err, sizeof err) : BERRY_EIO;
+        free(t);
+        if (s != BERRY_OK) {
+            berry_prompts_free(&pp);
+            free(file_text);
+            return s == BERRY_EIO ? berry_cli_error("solve: cannot read '%s'", prompts_arg) : berry_cli_error("%s: %s", prompts_arg, err);
+        }
+    }
+    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx, .no_prefix_cache = no_cache};
+    berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
+    if (!lm) { berry_prompts_free(&pp); free(file_text); return berry_cli_error("%s: %s", model, err); }
+    if (prm_path) {
+        lp.model_path = prm_path;
+        if (!(prm = berry_lm_local_open(&lp, err, sizeof err))) {
+            berry_lm_free(lm);
+            berry_prompts_free(&pp);
+            free(file_text);
+            return berry_cli_error("%s: %s", prm_path, err);
+        }
+    }
+    berry_search_result r;
+    berry_status s = berry_search_solve(lm, prm, &pp, NULL, problem, &sp, &r, err, sizeof err);
+    int rc = 0;
+    if (s != BERRY_OK) rc = berry_cli_error("solve: %s", err);
+    if (json_path && r.tree.n > 0) {
+        berry_json_writer w;
+        berry_json_writer_init(&w);
+        berry_search_result_json(&r, &w);
+        FILE *f = w.failed ? NULL : fopen(json_path, "wb");
+        if (!f || fwrite(w.data, 1, w.len, f) != w.len || fputc('\n', f) == EOF) rc = berry_cli_error("solve: cannot write '%s'", json_path);
+        if (f && fclose(f) != 0 && rc == 0) rc = berry_cli_error("solve: cannot write '%s'", json_path);
+        berry_json_writer_free(&w);
+    }
+    if (tree && r.tree.n > 0) {
+        char *d = berry_search_tree_draw(&r, isatty(1));
+        if (d) fputs(d, stdout);
+        free(d);
+    }
+    if (s == BERRY_OK) {
+        printf("%s\n", r.answer ? r.answer : "no answer");
+        if (!quiet) {
+            berry_lm_counters c = r.policy;
+            c.prompt_tokens += r.prm.prompt_tokens;
+            c.prompt_tokens_evaluated += r.prm.prompt_tokens_evaluated;
+            c.tokens_generated += r.prm.tokens_generated;
+            fprintf(stderr, "%s: %d rollouts, %d nodes, stop: %s%s%s; %lld comparisons; generated %lld tokens; "
+                    "prompt %lld tokens (%lld evaluated); %.2f s\n",
+                    berry_search_method_name(method), r.rollouts, r.tree.n - 1, berry_search_stop_name(r.stop),
+                    r.partial ? ", " : "", r.partial ? r.partial : "", (long long)r.comparisons,
+                    (long long)c.tokens_generated, (long long)c.prompt_tokens, (long long)c.prompt_tokens_evaluated, r.seconds);
+        }
+    }
+    berry_search_result_free(&r);
+    berry_lm_free(prm);
+    berry_lm_free(lm);
+    berry_prompts_free(&pp);
+    free(file_text);
+    return rc;
+}
+
+BERRY_COMMAND("solve", "solve a problem with test-time search (SR-MCTS, MCTSr, baselines)", cmd_solve)
