@@ -10,6 +10,8 @@ static void usage(void) {
     printf("usage: berry generate -m MODEL.gguf (-p PROMPT | -f FILE) [options]\n\n"
            "Continues PROMPT with the model and prints the generated text on stdout as it comes.\n\n"
            "  -m, --model FILE     GGUF model\n"
+           "      --lora FILE      apply a LoRA adapter (llama.cpp's layout) at run time\n"
+           "      --lora-scaled FILE S  the same, its effect scaled by S\n"
            "  -p, --prompt TEXT    prompt text\n"
            "  -f, --file FILE      read the prompt from FILE\n"
            "  -n, --n-predict N    tokens to generate at most (default 256)\n"
@@ -70,7 +72,8 @@ static void print_json_string(const char *s, size_t n) {
 static int is_flag(const char *a, const char *s1, const char *s2) { return !strcmp(a, s1) || (s2 && !strcmp(a, s2)); }
 
 static int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *file = NULL, *system = NULL;
+    const char *model = NULL, *prompt = NULL, *file = NULL, *system = NULL, *lora = NULL;
+    double lora_scale = 1.0;
     const char *stops[16];
     int n_stop = 0, chat = 0, json = 0;
     long n_predict = 256, threads = 0, ctx = 0, seed = 0, top_k = 40, n_samples = 1;
@@ -82,6 +85,13 @@ static int cmd_generate(int argc, char **argv) {
 #define NEED() do { if (!v) return berry_cli_error("generate: %s needs a value", a); i++; } while (0)
         if (FLAG("-h", "--help")) { usage(); return 0; }
         else if (FLAG("-m", "--model")) { NEED(); model = v; }
+        else if (FLAG("--lora", NULL)) { NEED(); lora = v; }
+        else if (FLAG("--lora-scaled", NULL)) {
+            NEED();
+            if (i + 1 >= argc) return berry_cli_error("generate: --lora-scaled needs FILE and SCALE");
+            lora = v;
+            if (!berry_cli_float(a, argv[++i], -100, 100, &lora_scale)) return 1;
+        }
         else if (FLAG("-p", "--prompt")) { NEED(); prompt = v; }
         else if (FLAG("-f", "--file")) { NEED(); file = v; }
         else if (FLAG("--system", NULL)) { NEED(); system = v; }
@@ -113,7 +123,8 @@ static int cmd_generate(int argc, char **argv) {
         prompt = file_text;
     }
     char err[512];
-    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx};
+    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx, .lora_path = lora,
+                                .lora_scale = (float)lora_scale};
     berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err);
     if (!lm) { free(file_text); return berry_cli_error("%s: %s", model, err); }
     char *chat_text = NULL;

@@ -8,6 +8,7 @@
 #include "lm/lm_local.h"
 #include "base/alloc.h"
 #include "model/forward.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "text/chat.h"
 #include "text/sampler.h"
@@ -19,6 +20,7 @@ typedef struct {
     berry_model *model;
     berry_tokenizer *tok;
     berry_ctx *ctx;
+    berry_lora *lora;      // NULL without --lora
     int n_ctx, n_vocab, max_batch;
     bool no_prefix_cache;
 } local;
@@ -407,6 +409,7 @@ static void local_free(berry_lm *lm) {
     local *l = L(lm);
     if (l) {
         berry_ctx_free(l->ctx);
+        berry_lora_free(l->lora);
         berry_tokenizer_free(l->tok);
         berry_model_free(l->model);
         free(l);
@@ -430,8 +433,12 @@ berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t 
     const berry_hparams *hp = berry_model_hparams(l->model);
     l->n_vocab = hp->n_vocab;
     l->n_ctx = p->n_ctx > 0 ? p->n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    if (p->lora_path) {
+        l->lora = berry_lora_open(p->lora_path, l->model, p->lora_scale != 0 ? p->lora_scale : 1.0f, err, err_size);
+        if (!l->lora) { local_free(lm); return NULL; }
+    }
     berry_ctx_params cp = {.n_threads = p->n_threads, .max_batch = p->max_batch > 0 ? p->max_batch : 512,
-                           .kv_bytes = p->kv_bytes ? p->kv_bytes : ((size_t)512 << 20)};
+                           .kv_bytes = p->kv_bytes ? p->kv_bytes : ((size_t)512 << 20), .lora = l->lora};
     l->ctx = berry_ctx_create(l->model, &cp, err, err_size);
     if (!l->ctx) { local_free(lm); return NULL; }
     l->max_batch = berry_ctx_max_batch(l->ctx);

@@ -11,6 +11,8 @@ typedef struct {
     int max_batch;      // tokens per forward call (512 if 0)
     size_t kv_bytes;    // KV cache cap (512 MiB if 0)
     bool no_prefix_cache;  // evaluate every prompt from scratch, no forks (to measure what sharing saves)
+    const char *lora_path;  // a LoRA adapter (llama.cpp's layout) applied at run time, or NULL
+    float lora_scale;       // its user scale (llama.cpp's --lora-scaled); 0 means 1
 } berry_lm_local_params;
 
 berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t err_size);

@@ -3,6 +3,7 @@
 // KV = n_head_kv * head_dim, F = n_ff, V = n_vocab.
 #include "model/forward.h"
 #include "base/alloc.h"
+#include "model/lora.h"
 #include "model/model_impl.h"
 #include "tensor/matmul.h"
 #include "tensor/quant.h"
@@ -25,6 +26,9 @@ struct berry_ctx {
     float *inv_freq;           // (head_dim/2) angle per position of each rope pair
     float *th_buf;             // per thread: page_tokens scores + head_dim accumulators
     void *mm_scratch;          // berry_matmul's converted activations
+    const berry_lora *lora;    // run-time adapter or NULL
+    float *lora_u, *lora_y;    // (B, max rank), (B, max dim): x A^T and its product with B^T
+    void *lora_scratch;        // berry_matmul's f32 copy of the adapter's activations
     // Per-batch bookkeeping.
     int32_t *tok_seq_idx;      // (B) index of the token's sequence among the batch's distinct sequences
     int32_t *tok_pos;          // (B)
@@ -66,6 +70,15 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
         if (!c->pool) { berry_errf(err, n, BERRY_ENOMEM, "cannot create a thread pool"); goto fail; }
     }
     c->nth = berry_pool_size(c->pool);
+    if (p->lora) {
+        if (berry_lora_model(p->lora) != m) { berry_errf(err, n, BERRY_EINVAL, "the LoRA adapter was opened for another model"); goto fail; }
+        size_t ld = (size_t)berry_lora_max_dim(p->lora), r = (size_t)berry_lora_max_rank(p->lora);
+        c->lora = p->lora;
+        c->lora_u = berry_calloc((size_t)B * r, sizeof(float));
+        c->lora_y = berry_calloc((size_t)B * ld, sizeof(float));
+        c->lora_scratch = berry_calloc(berry_matmul_scratch_size(BERRY_TYPE_F32, B, (int64_t)ld) + 64, 1);
+        if (!c->lora_u || !c->lora_y || !c->lora_scratch) { berry_errf(err, n, BERRY_ENOMEM, "out of memory for the LoRA adapter"); goto fail; }
+    }
 
     size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim, KV = (size_t)hp->n_head_kv * hp->head_dim,
            F = hp->n_ff, H = hp->head_dim / 2;
@@ -118,6 +131,9 @@ void berry_ctx_free(berry_ctx *c) {
     berry_kv_free(c->kv);
     if (c->own_pool) berry_pool_free(c->pool);
     berry_free(c->alloc);
+    berry_free(c->lora_u);
+    berry_free(c->lora_y);
+    berry_free(c->lora_scratch);
     berry_free(c);
 }
 
@@ -135,9 +151,16 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
     }
 }
 
-// Y (T, M) = X (T, K) . W^T on the context's pool.
+// Y (T, M) = X (T, K) . W^T on the context's pool, plus (X A^T) (scale B)^T when a LoRA adapter adapts
+// W (model/lora.h).
 static void matmul(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T) {
     berry_matmul(c->pool, w->type, w->data, x, y, T, w->cols, w->rows, c->mm_scratch);
+    const berry_lora_pair *a = c->lora ? berry_lora_find(c->lora, w) : NULL;
+    if (!a) return;
+    berry_matmul(c->pool, BERRY_TYPE_F32, a->a, x, c->lora_u, T, a->in, a->rank, c->lora_scratch);
+    berry_matmul(c->pool, BERRY_TYPE_F32, a->b, c->lora_u, c->lora_y, T, a->rank, a->out, c->lora_scratch);
+    size_t n = (size_t)T * (size_t)a->out;
+    for (size_t i = 0; i < n; i++) y[i] += c->lora_y[i];
 }
 
 static void add_bias(float *y, const float *b, int T, size_t M) {

@@ -21,6 +21,8 @@ typedef struct {
     size_t kv_bytes;     // KV cache cap (256 MiB if 0)
     int kv_page_tokens;  // 16 if 0
     int max_seqs;        // live sequences at once (256 if 0)
+    const struct berry_lora *lora;  // borrowed, may be NULL: an adapter opened for the same model
+                                    // (model/lora.h), applied at run time; must outlive the context
 } berry_ctx_params;
 
 typedef struct {
