@@ -22,6 +22,13 @@ static int cmp_entry(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int first = 1;
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: berry-bench [-t THREADS] [SUBSTRING...]\n\nRuns the benchmarks whose name or file contains a "
+               "SUBSTRING (all without one), on THREADS threads (default 2):\n");
+        qsort(benches, n_benches, sizeof benches[0], cmp_entry);
+        for (int i = 0; i < n_benches; i++) printf("  %-40s %s\n", benches[i].name, benches[i].file);
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[1], "-t") == 0) {
         n_threads = atoi(argv[2]);
         if (n_threads < 1) n_threads = 1;
