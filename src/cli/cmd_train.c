@@ -15,15 +15,70 @@
 #include <string.h>
 #include <unistd.h>
 
+// Keeps the metrics lines of steps 1..STEP (a killed run may have logged later steps, or half a line),
+// rewriting PATH atomically, and puts their losses into CURVE (step - 1). Returns false when PATH
+// cannot be rewritten.
+static bool trim_metrics(const char *path, int64_t step, double *curve) {
+    FILE *f = fopen(path, "r");
+    if (!f) return true;
+    char tmp[4200], *line = NULL;
+    size_t cap = 0;
+    snprintf(tmp, sizeof tmp, "%.4000s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) { fclose(f); return false; }
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        long long st;
+        double loss;
+        if (line[n - 1] != '\n' || sscanf(line, "{\"step\":%lld,\"loss\":%lf", &st, &loss) != 2 || st < 1 || st > step) continue;
+        curve[st - 1] = loss;
+        fputs(line, o);
+    }
+    free(line);
+    fclose(f);
+    bool ok = fflush(o) == 0 && fsync(fileno(o)) == 0;
+    ok = fclose(o) == 0 && ok;
+    return ok && rename(tmp, path) == 0;
+}
+
+// DPO: the reference log-probabilities of every example under the model as it is now (before any
+// update), stored in the examples. Rows of N_PAIRS pairs at a time.
+static berry_status dpo_reference(berry_tdata *d, berry_tmodel *m, int n_pairs, int n_ctx, char *err, size_t err_size) {
+    size_t nb = (size_t)2 * n_pairs * n_ctx;
+    int32_t *tok = malloc(nb * sizeof(int32_t)), *tgt = malloc(nb * sizeof(int32_t));
+    float *mask = malloc(nb * sizeof(float)), *ref = malloc(nb * sizeof(float)), *lp = malloc(nb * sizeof(float));
+    berry_status st = tok && tgt && mask && ref && lp ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
+    for (int i0 = 0; !st && i0 < d->n; i0 += n_pairs) {
+        int np = d->n - i0 < n_pairs ? d->n - i0 : n_pairs;
+        for (int p = 0; p < np; p++)
+            berry_tdata_pair_rows(&d->ex[i0 + p], n_ctx, tok + (size_t)p * 2 * n_ctx, tgt + (size_t)p * 2 * n_ctx,
+                                  mask + (size_t)p * 2 * n_ctx, ref + (size_t)p * 2 * n_ctx);
+        berry_tbatch b = {.n_seq = 2 * np, .n_ctx = n_ctx, .tokens = tok, .targets = tgt};
+        st = berry_tmodel_forward(m, &b, lp, err, err_size);
+        for (int p = 0; !st && p < np; p++)
+            for (int s = 0; s < 2; s++) {
+                berry_texample *e = &d->ex[i0 + p];
+                int n = e->n[s] - 1 < n_ctx ? e->n[s] - 1 : n_ctx;
+                e->ref[s] = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+                if (!e->ref[s]) { st = berry_errf(err, err_size, BERRY_ENOMEM, "out of memory"); break; }
+                memcpy(e->ref[s], lp + ((size_t)p * 2 + s) * n_ctx, (size_t)(n > 0 ? n : 0) * sizeof(float));
+            }
+    }
+    free(tok); free(tgt); free(mask); free(ref); free(lp);
+    return st;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: berry train -m MODEL --data FILE.jsonl -o OUT.gguf [options]\n"
-            "  data: {\"text\"} | {\"prompt\",\"completion\"} | {\"question\",\"answer\"} per line\n"
+            "  data: {\"text\"} | {\"prompt\",\"completion\"} | {\"question\",\"answer\"} per line (SFT),\n"
+            "        or {\"prompt\",\"chosen\",\"rejected\"} (DPO against the initial model)\n"
             "  --lora-rank R      LoRA rank (0: full fine-tuning; default 0)\n"
             "  --lora-alpha A     LoRA alpha (default 2R)    --lora-dropout P (default 0)\n"
             "  --lr X             peak learning rate (default 1e-4; 1e-3 with LoRA)\n"
             "  --steps N          optimizer steps (default 100)   --warmup N (default steps/20)\n"
-            "  --batch B          rows per micro-batch (default 4)   -c N  row length (default 512)\n"
+            "  --batch B          rows per micro-batch, DPO: pairs (default 4)   -c N  row length (default 512)\n"
+            "  --beta X           DPO temperature (default 0.1)\n"
             "  --accum N          micro-batches per step (default 1)  --clip X (default 1)\n"
             "  --save-every N     checkpoint every N steps (default 50)  --recompute  save memory\n"
             "  --chat-template F  chatml | llama3 | gemma | qwen3 | none (default: the model's)\n"
@@ -81,7 +136,7 @@ static berry_status write_model(const char *out, const berry_model *bm, berry_tm
 static int cmd_train(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *chat = NULL;
     long rank = 0, steps = 100, warmup = -1, batch = 4, ctx = 512, accum = 1, save_every = 50, threads = 0, seed = 1;
-    double alpha = 0, dropout = 0, lr = 0, clip = 1.0;
+    double alpha = 0, dropout = 0, lr = 0, clip = 1.0, beta = 0.1;
     bool recompute = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -98,6 +153,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--lora-dropout")) ok = berry_cli_float(a, v, 0, 0.99, &dropout);
         else if (!strcmp(a, "--lr")) ok = berry_cli_float(a, v, 0, 10, &lr);
         else if (!strcmp(a, "--clip")) ok = berry_cli_float(a, v, 0, 1e9, &clip);
+        else if (!strcmp(a, "--beta")) ok = berry_cli_float(a, v, 1e-6, 1e6, &beta);
         else if (!strcmp(a, "--steps")) ok = berry_cli_int(a, v, 1, 1L << 40, &steps);
         else if (!strcmp(a, "--warmup")) ok = berry_cli_int(a, v, 0, 1L << 40, &warmup);
         else if (!strcmp(a, "--batch")) ok = berry_cli_int(a, v, 1, 4096, &batch);
@@ -125,15 +181,16 @@ static int cmd_train(int argc, char **argv) {
     double *curve = NULL;
     FILE *metrics = NULL;
     int32_t *tokens = NULL, *targets = NULL, *seg = NULL;
-    float *w = NULL;
+    float *w = NULL, *ref = NULL;
     if (berry_tdata_load(data, tok, chat, (int)ctx, &ds, err, sizeof err) != BERRY_OK) {
         berry_cli_error("%s", err);
         goto done_nods;
     }
-    if (ds.kind == BERRY_TEX_DPO) { berry_cli_error("%s: DPO data is not yet supported by berry train (the library has berry_trainer_dpo)", data); goto done; }
+    bool dpo = ds.kind == BERRY_TEX_DPO;
+    int rows = (int)(dpo ? 2 * batch : batch);  // DPO: --batch counts pairs
     pool = berry_pool_create((int)threads);
     berry_tmodel_opts o = {.lora_rank = (int)rank, .lora_alpha = (float)(alpha > 0 ? alpha : 2.0 * rank),
-                           .lora_dropout = (float)dropout, .recompute = recompute, .max_tokens = (int)(batch * ctx),
+                           .lora_dropout = (float)dropout, .recompute = recompute, .max_tokens = (int)(rows * ctx),
                            .seed = (uint64_t)seed};
     m = berry_tmodel_from_model(bm, &o, pool, err, sizeof err);
     if (!m) { berry_cli_error("%s", err); goto done; }
@@ -146,29 +203,47 @@ static int cmd_train(int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%.4000s.ckpt.gguf", out);
     snprintf(mpath, sizeof mpath, "%.4000s.metrics.jsonl", out);
     snprintf(svg, sizeof svg, "%.4000s.loss.svg", out);
+    // Leftovers of a run killed while writing (every file is written to NAME.tmp, then renamed).
+    char tmp[4300];
+    const char *outs[4] = {out, ckpt, mpath, svg};
+    for (int i = 0; i < 4; i++) { snprintf(tmp, sizeof tmp, "%s.tmp", outs[i]); unlink(tmp); }
+    // DPO's reference: the model before any update (the base without adapters, or the initial weights),
+    // so it is computed before a checkpoint is loaded over it.
+    if (dpo && dpo_reference(&ds, m, (int)batch, (int)ctx, err, sizeof err) != BERRY_OK) { berry_cli_error("%s", err); goto done; }
+    curve = calloc((size_t)steps + 1, sizeof(double));
     berry_ckpt_extra x = {0};
     if (access(ckpt, F_OK) == 0) {
         if (berry_checkpoint_load(ckpt, &tr, &x, err, sizeof err) != BERRY_OK) { berry_cli_error("%s", err); goto done; }
         berry_log("resuming %s at step %lld", ckpt, (long long)tr.step);
+        if (curve && !trim_metrics(mpath, tr.step, curve)) { berry_cli_error("cannot rewrite %s", mpath); goto done; }
+    } else {
+        unlink(mpath);
     }
-    curve = calloc((size_t)steps + 1, sizeof(double));
-    size_t nb = (size_t)(batch * ctx);
+    size_t nb = (size_t)rows * (size_t)ctx;
     tokens = malloc(nb * sizeof(int32_t)); targets = malloc(nb * sizeof(int32_t));
-    seg = malloc(nb * sizeof(int32_t)); w = malloc(nb * sizeof(float));
+    seg = malloc(nb * sizeof(int32_t)); w = malloc(nb * sizeof(float)); ref = malloc(nb * sizeof(float));
     metrics = fopen(mpath, "a");
-    if (!curve || !tokens || !targets || !seg || !w || !metrics) { berry_cli_error("out of memory or cannot write %s", mpath); goto done; }
-    berry_tbatch b = {.n_seq = (int)batch, .n_ctx = (int)ctx, .tokens = tokens, .targets = targets, .seg = seg};
+    if (!curve || !tokens || !targets || !seg || !w || !ref || !metrics) { berry_cli_error("out of memory or cannot write %s", mpath); goto done; }
+    berry_tbatch b = {.n_seq = rows, .n_ctx = (int)ctx, .tokens = tokens, .targets = targets, .seg = dpo ? NULL : seg};
     berry_progress pr;
     berry_progress_start(&pr, "train", steps);
     double t0 = berry_now();
     long tok_done = 0;
     int64_t first = tr.step;
     while (tr.step < steps) {
-        double loss = 0, l;
+        double loss = 0, l, acc = 0, a = 0;
         for (int k = 0; k < accum; k++) {
-            berry_tdata_pack(&ds, (uint64_t)seed, &x.epoch, &x.data_pos, (int)batch, (int)ctx, tokens, targets, seg, w);
-            if (berry_trainer_sft(&tr, &b, w, &l, err, sizeof err) != BERRY_OK) { berry_cli_error("%s", err); goto done; }
+            berry_status st;
+            if (dpo) {
+                berry_tdata_pack_pairs(&ds, (uint64_t)seed, &x.epoch, &x.data_pos, (int)batch, (int)ctx, tokens, targets, w, ref);
+                st = berry_trainer_dpo(&tr, &b, w, ref, (float)beta, &l, &a, err, sizeof err);
+            } else {
+                berry_tdata_pack(&ds, (uint64_t)seed, &x.epoch, &x.data_pos, (int)batch, (int)ctx, tokens, targets, seg, w);
+                st = berry_trainer_sft(&tr, &b, w, &l, err, sizeof err);
+            }
+            if (st != BERRY_OK) { berry_cli_error("%s", err); goto done; }
             loss += l / accum;
+            acc += a / accum;
             tok_done += (long)nb;
         }
         double gn;
@@ -176,8 +251,10 @@ static int cmd_train(int argc, char **argv) {
         berry_trainer_step(&tr, &gn, &lrv);
         curve[tr.step - 1] = loss;
         double el = berry_now() - t0, tps = tok_done / (el > 0 ? el : 1);
-        fprintf(metrics, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.3g,\"grad_norm\":%.4f,\"tokens_per_s\":%.1f,\"epoch\":%llu}\n",
-                (long long)tr.step, loss, lrv, gn, tps, (unsigned long long)x.epoch);
+        char accs[48] = "";
+        if (dpo) snprintf(accs, sizeof accs, ",\"dpo_accuracy\":%.4f", acc);
+        fprintf(metrics, "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.3g,\"grad_norm\":%.4f,\"tokens_per_s\":%.1f,\"epoch\":%llu%s}\n",
+                (long long)tr.step, loss, lrv, gn, tps, (unsigned long long)x.epoch, accs);
         fflush(metrics);
         char suffix[160];
         double eta = (double)(steps - tr.step) * el / (double)(tr.step - first);
@@ -185,7 +262,7 @@ static int cmd_train(int argc, char **argv) {
         berry_progress_update(&pr, tr.step, suffix);
         if (tr.step % save_every == 0 || tr.step == steps) {
             if (berry_checkpoint_save(ckpt, &tr, &x, err, sizeof err) != BERRY_OK) { berry_cli_error("%s", err); goto done; }
-            write_svg(svg, curve + first, (int)(tr.step - first));
+            write_svg(svg, curve, (int)tr.step);
         }
     }
     berry_progress_end(&pr, tr.step, "done");
@@ -197,7 +274,7 @@ done:
     berry_tdata_free(&ds);
 done_nods:
     if (metrics) fclose(metrics);
-    free(curve); free(tokens); free(targets); free(seg); free(w);
+    free(curve); free(tokens); free(targets); free(seg); free(w); free(ref);
     if (tr.ts) berry_trainer_free(&tr);
     berry_tmodel_free(m);
     berry_pool_free(pool);

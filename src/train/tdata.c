@@ -9,7 +9,7 @@
 
 void berry_tdata_free(berry_tdata *d) {
     for (int i = 0; i < d->n; i++)
-        for (int k = 0; k < 2; k++) { free(d->ex[i].tok[k]); free(d->ex[i].train[k]); }
+        for (int k = 0; k < 2; k++) { free(d->ex[i].tok[k]); free(d->ex[i].train[k]); free(d->ex[i].ref[k]); }
     free(d->ex);
     memset(d, 0, sizeof *d);
 }
@@ -179,4 +179,36 @@ int berry_tdata_pack(const berry_tdata *d, uint64_t seed, uint64_t *epoch, uint6
     }
     free(perm);
     return trained;
+}
+
+int berry_tdata_pair_rows(const berry_texample *e, int n_ctx, int32_t *tokens, int32_t *targets, float *mask, float *ref) {
+    int masked = 0;
+    for (int s = 0; s < 2; s++) {
+        int n = e->n[s] < n_ctx ? e->n[s] : n_ctx;
+        for (int i = 0; i < n_ctx; i++) {
+            size_t o = (size_t)s * n_ctx + i;
+            bool has = i < n && i + 1 < e->n[s];
+            tokens[o] = i < n ? e->tok[s][i] : 0;
+            targets[o] = has ? e->tok[s][i + 1] : -1;
+            mask[o] = has && e->train[s][i + 1] ? 1.0f : 0.0f;
+            ref[o] = has && e->ref[s] ? e->ref[s][i] : 0.0f;
+            masked += mask[o] > 0;
+        }
+    }
+    return masked;
+}
+
+int berry_tdata_pack_pairs(const berry_tdata *d, uint64_t seed, uint64_t *epoch, uint64_t *pos, int n_pairs,
+                           int n_ctx, int32_t *tokens, int32_t *targets, float *mask, float *ref) {
+    int *perm = NULL, masked = 0;
+    uint64_t pe = UINT64_MAX;
+    for (int p = 0; p < n_pairs; p++) {
+        if (*pos >= (uint64_t)d->n) { *pos = 0; ++*epoch; }
+        const berry_texample *e = &d->ex[order_at(d, seed, *epoch, *pos, &perm, &pe)];
+        size_t o = (size_t)p * 2 * n_ctx;
+        masked += berry_tdata_pair_rows(e, n_ctx, tokens + o, targets + o, mask + o, ref + o);
+        ++*pos;
+    }
+    free(perm);
+    return masked;
 }

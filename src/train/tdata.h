@@ -15,6 +15,7 @@ typedef struct {
     int32_t *tok[2];   // the sequence (DPO: prompt + chosen, prompt + rejected)
     uint8_t *train[2]; // 1 where the token is a training target (predicted from the previous one)
     int n[2];
+    float *ref[2];     // DPO: the reference model's log p(tok[i+1] | tok[..i]) (n - 1 values), or NULL
 } berry_texample;
 
 typedef struct {
@@ -35,5 +36,15 @@ void berry_tdata_free(berry_tdata *d);
 // positions get target -1. Returns the number of trained targets.
 int berry_tdata_pack(const berry_tdata *d, uint64_t seed, uint64_t *epoch, uint64_t *pos, int n_seq, int n_ctx,
                        int32_t *tokens, int32_t *targets, int32_t *seg, float *w);
+
+// DPO: rows 2i and 2i+1 of a batch hold example E's chosen and rejected sequences (no packing), each
+// padded to N_CTX. TOKENS, TARGETS (-1 past the end), MASK (1 on completion targets) and REF (E's
+// reference log-probabilities where present, else 0) are (2, n_ctx). Returns the number of masked targets.
+int berry_tdata_pair_rows(const berry_texample *e, int n_ctx, int32_t *tokens, int32_t *targets, float *mask, float *ref);
+
+// Fills N_PAIRS such row pairs with the examples of epoch *EPOCH's shuffle from *POS (as berry_tdata_pack).
+// Returns the number of masked targets.
+int berry_tdata_pack_pairs(const berry_tdata *d, uint64_t seed, uint64_t *epoch, uint64_t *pos, int n_pairs,
+                           int n_ctx, int32_t *tokens, int32_t *targets, float *mask, float *ref);
 
 #endif

@@ -55,12 +55,12 @@ berry_status berry_trainer_sft(berry_trainer *t, const berry_tbatch *b, const fl
 }
 
 berry_status berry_trainer_dpo(berry_trainer *t, const berry_tbatch *b, const float *mask, const float *ref,
-                               float beta, double *loss, char *err, size_t err_size) {
+                               float beta, double *loss, double *accuracy, char *err, size_t err_size) {
     if (b->n_seq % 2) return berry_errf(err, err_size, BERRY_EINVAL, "DPO batch needs (chosen, rejected) row pairs");
     berry_status st = berry_tmodel_forward(t->m, b, t->logp, err, err_size);
     if (st) return st;
     size_t n = (size_t)b->n_seq * b->n_ctx;
-    double l = berry_loss_dpo(b->n_seq / 2, b->n_ctx, t->logp, ref, mask, beta, t->dlogp, NULL);
+    double l = berry_loss_dpo(b->n_seq / 2, b->n_ctx, t->logp, ref, mask, beta, t->dlogp, accuracy);
     float s = 1.0f / (float)t->o.accum;
     for (size_t i = 0; i < n; i++) t->dlogp[i] *= s;
     if (loss) *loss = l;

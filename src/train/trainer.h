@@ -33,8 +33,10 @@ void berry_trainer_free(berry_trainer *t);
 berry_status berry_trainer_sft(berry_trainer *t, const berry_tbatch *b, const float *w, double *loss, char *err,
                                size_t err_size);
 // Forward and backward of DPO (berry_loss_dpo) on a batch of 2 * n_pairs rows (chosen, rejected, ...).
+// REF holds the reference model's log-probabilities of the same targets, computed before any update
+// (berry train computes them once with the initial weights). ACCURACY (may be NULL): berry_loss_dpo's.
 berry_status berry_trainer_dpo(berry_trainer *t, const berry_tbatch *b, const float *mask, const float *ref,
-                               float beta, double *loss, char *err, size_t err_size);
+                               float beta, double *loss, double *accuracy, char *err, size_t err_size);
 // The step: clip, AdamW with the scheduled learning rate, zero the gradients. GRAD_NORM and LR (may be
 // NULL) receive the norm before clipping and the learning rate used.
 void berry_trainer_step(berry_trainer *t, double *grad_norm, float *lr);
