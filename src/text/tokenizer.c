@@ -676,15 +676,85 @@ static void bpe_word(session *s, const char *w, size_t n) {
     }
 }
 
+// ASCII fast path of the Llama 3 / Qwen2 regexes (the regex costs most of tokenization on English
+// and LaTeX): the end of the match at I, computed from ASCII bytes alone, alternative by alternative in
+// the regex's order; 0 when a non-ASCII byte could change the match (a letter, digit or space of
+// another script), in which case PCRE2 decides. MAX_DIGITS: 3 for Llama 3 (\p{N}{1,3}), 1 for Qwen2.
+// tests/test_tokenizer_edge.c checks it against PCRE2 alone on random mixed text.
+enum { K_LETTER = 1, K_DIGIT = 2, K_WS = 4, K_NL = 8 };
+static int kind(uint8_t c) {
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return K_LETTER;
+    if (c >= '0' && c <= '9') return K_DIGIT;
+    if (c == '\n' || c == '\r') return K_WS | K_NL;
+    if (c == ' ' || (c >= 9 && c <= 12)) return K_WS;
+    return 0;  // punctuation, symbols, control characters: [^\s\p{L}\p{N}]
+}
+
+static size_t ascii_match(const uint8_t *s, size_t len, size_t i, size_t max_digits) {
+    uint8_t c = s[i];
+    int k = kind(c);
+    // (?i:'s|'t|'re|'ve|'m|'ll|'d)
+    if (c == '\'' && i + 1 < len) {
+        uint8_t d = s[i + 1];
+        if (d >= 0x80) return 0;  // caseless matching also folds some non-ASCII letters
+        d |= 0x20;
+        if (d == 's' || d == 't' || d == 'm' || d == 'd') return i + 2;
+        if ((d == 'r' || d == 'v' || d == 'l') && i + 2 < len) {
+            uint8_t e = s[i + 2];
+            if (e >= 0x80) return 0;
+            e |= 0x20;
+            if ((d == 'r' && e == 'e') || (d == 'v' && e == 'e') || (d == 'l' && e == 'l')) return i + 3;
+        }
+    }
+    // [^\r\n\p{L}\p{N}]?\p{L}+
+    size_t p = k == K_LETTER ? i : (!(k & (K_NL | K_DIGIT)) ? i + 1 : len + 1);
+    if (p < len) {
+        if (s[p] >= 0x80) return 0;
+        if (kind(s[p]) == K_LETTER) {
+            while (p < len && kind(s[p]) == K_LETTER) p++;
+            return p < len && s[p] >= 0x80 ? 0 : p;
+        }
+    }
+    // \p{N}{1,max}
+    if (k == K_DIGIT) {
+        size_t q = i;
+        while (q < len && q - i < max_digits && kind(s[q]) == K_DIGIT) q++;
+        return q - i < max_digits && q < len && s[q] >= 0x80 ? 0 : q;
+    }
+    //  ?[^\s\p{L}\p{N}]+[\r\n]*
+    p = c == ' ' ? i + 1 : i;
+    if (p < len && s[p] >= 0x80) return 0;
+    if (p < len && kind(s[p]) == 0) {
+        while (p < len && s[p] < 0x80 && kind(s[p]) == 0) p++;
+        if (p < len && s[p] >= 0x80) return 0;
+        while (p < len && (s[p] == '\r' || s[p] == '\n')) p++;
+        return p;
+    }
+    if (!(k & K_WS)) return 0;  // not reached for ASCII; be safe
+    // \s*[\r\n]+ | \s+(?!\S) | \s+ over the run of whitespace
+    size_t j = i, last_nl = 0;
+    bool nl = false;
+    while (j < len && s[j] < 0x80 && (kind(s[j]) & K_WS)) { if (kind(s[j]) & K_NL) { nl = true; last_nl = j; } j++; }
+    if (j < len && s[j] >= 0x80) return 0;
+    if (nl) return last_nl + 1;
+    if (j == len || j - i == 1) return j;
+    return j - 1;
+}
+
 // Splits TEXT at the matches of the pre-tokenizer regex RE, calling FN for each pre-token. Bytes no
 // alternative matches (only invalid UTF-8 can be left over) form pre-tokens of their own. The JIT
 // stack is created on demand (very long runs of one class) and kept in *MCTX / *JST for the caller.
 typedef void (*word_fn)(void *ctx, const char *w, size_t n);
-static berry_status split_pre(const pcre2_code *re, const char *text, size_t len, pcre2_match_data *md,
+static berry_status split_pre(const pcre2_code *re, int pre, const char *text, size_t len, pcre2_match_data *md,
                               pcre2_match_context **mctx, pcre2_jit_stack **jst, word_fn fn, void *ctx,
                               const bool *stop, char *err, size_t err_size) {
     size_t pos = 0;
+    size_t max_digits = pre == PRE_LLAMA3 ? 3 : pre == PRE_QWEN2 ? 1 : 0;
     while (pos < len && !*stop) {
+        if (max_digits && (uint8_t)text[pos] < 0x80) {
+            size_t e = ascii_match((const uint8_t *)text, len, pos, max_digits);
+            if (e > pos) { fn(ctx, text + pos, e - pos); pos = e; continue; }
+        }
         int rc = pcre2_match(re, (PCRE2_SPTR)text, len, pos, 0, md, *mctx);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !*jst) {
             *jst = pcre2_jit_stack_create(64 * 1024, 64 * 1024 * 1024, NULL);
@@ -707,9 +777,9 @@ static berry_status split_pre(const pcre2_code *re, const char *text, size_t len
 
 static void bpe_word_cb(void *ctx, const char *w, size_t n) { bpe_word(ctx, w, n); }
 
-berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
-                               void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
-                               char *err, size_t err_size) {
+static berry_status pretokenize(const char *pre, bool regex_only, const char *text, size_t len,
+                                void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                                char *err, size_t err_size) {
     int p = is_any(pre, llama3_names) ? PRE_LLAMA3 : is_any(pre, qwen2_names) ? PRE_QWEN2 : is_any(pre, gpt2_names) ? PRE_GPT2 : -1;
     if (p < 0) return berry_errf(err, err_size, BERRY_EUNSUPPORTED, "unsupported pre-tokenizer '%s'", pre);
     pcre2_code *re = compile_pre(p, err, err_size);
@@ -718,13 +788,25 @@ berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
     pcre2_match_context *mctx = NULL;
     pcre2_jit_stack *jst = NULL;
     bool stop = false;
-    berry_status st = md ? split_pre(re, text, len, md, &mctx, &jst, fn, ctx, &stop, err, err_size)
+    berry_status st = md ? split_pre(re, regex_only ? -1 : p, text, len, md, &mctx, &jst, fn, ctx, &stop, err, err_size)
                          : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
     if (md) pcre2_match_data_free(md);
     if (mctx) pcre2_match_context_free(mctx);
     if (jst) pcre2_jit_stack_free(jst);
     pcre2_code_free(re);
     return st;
+}
+
+berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
+                               void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                               char *err, size_t err_size) {
+    return pretokenize(pre, false, text, len, fn, ctx, err, err_size);
+}
+
+berry_status berry_pretokenize_regex(const char *pre, const char *text, size_t len,
+                                     void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                                     char *err, size_t err_size) {
+    return pretokenize(pre, true, text, len, fn, ctx, err, err_size);
 }
 
 // Copies TEXT into the work buffer with spaces written as "▁" (and a leading one when PREFIX).
@@ -838,7 +920,7 @@ int64_t berry_tokenize(const berry_tokenizer *t, const char *text, size_t len, b
             const char *frag = text + pos;
             size_t fl = end - pos;
             if (t->model == MODEL_BPE) {
-                st = split_pre(t->re, frag, fl, md, &mctx, &jst, bpe_word_cb, &s, &s.oom, err, err_size);
+                st = split_pre(t->re, t->pre, frag, fl, md, &mctx, &jst, bpe_word_cb, &s, &s.oom, err, err_size);
             } else if (t->model == MODEL_BPE_RAW) {
                 size_t wn;
                 const char *w = escape_spaces(&s, frag, fl, false, &wn);

@@ -76,6 +76,10 @@ const char *berry_tokenizer_pre_name(const berry_tokenizer *t);
 berry_status berry_pretokenize(const char *pre, const char *text, size_t len,
                                void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
                                char *err, size_t err_size);
+// The same with the regex alone, without berry's ASCII fast path (the reference it is tested against).
+berry_status berry_pretokenize_regex(const char *pre, const char *text, size_t len,
+                                     void (*fn)(void *ctx, const char *word, size_t n), void *ctx,
+                                     char *err, size_t err_size);
 
 // ---- streaming decoder ---------------------------------------------------------------------------
 // Turns generated tokens into text as they come, holding back the bytes of a UTF-8 character that
