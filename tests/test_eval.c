@@ -509,3 +509,33 @@ TEST(eval_search_method_sc) {
     berry_lm_free(lm);
     berry_dataset_free(d);
 }
+
+TEST(eval_offset_and_limit_pick_the_range) {
+    berry_dataset *d = load_data();
+    CHECK(d);
+    script sc = {0};
+    fake_lm f = {.reply = reply, .user = &sc};
+    berry_lm *lm = fake_lm_new(&f);
+    berry_prompts pp;
+    char err[256];
+    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
+    berry_eval_run_params rp = greedy_params(&pp);
+    rp.offset = 1;
+    rp.limit = 3;
+    rp.batch = 8;
+    const char *path = results_path("range.jsonl");
+    berry_eval_run_stats st;
+    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    // p2, p3, p4 in one call of three requests.
+    CHECK_EQ_INT(f.n_generate, 1);
+    CHECK_EQ_INT(f.batch[0], 3);
+    CHECK_STR(sc.seen[0], "p2");
+    CHECK_STR(sc.seen[2], "p4");
+    // An offset past the end evaluates nothing and is not an error.
+    rp.offset = 99;
+    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(st.evaluated, 0);
+    berry_prompts_free(&pp);
+    berry_lm_free(lm);
+    berry_dataset_free(d);
+}

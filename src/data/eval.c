@@ -247,6 +247,9 @@ void berry_eval_summarize(const berry_eval_record *r, size_t n, berry_eval_summa
     }
     s->acc = (double)s->correct / (double)n;
     berry_wilson(s->correct, (long)n, &s->acc_lo, &s->acc_hi);
+    // The interval's ends are exactly 0 and 1 at these extremes; rounding would leave 5.6e-17.
+    if (s->correct == 0) s->acc_lo = 0;
+    if (s->correct == (long)n) s->acc_hi = 1;
     s->first_acc = (double)s->first_correct / (double)n;
     s->maj_at_k = maj / (double)n;
     s->pass_at_k = pass / (double)n;
