@@ -69,6 +69,8 @@ struct berry_tmodel {
     int chunk;
     float *wscr;                 // dequantized rows of a frozen matrix
     size_t wscr_n;
+    float *head32;               // (V, C) f32 copy of a frozen quantized output head, made at first use
+    bool head32_failed;          // no memory for it: dequantize block by block instead
     float *sbuf;                 // score rows for attention, (threads, n_ctx)
     int sbuf_ctx;
     int32_t *posb, *seg0;        // (N) rope position; index of the document's first token in its row
@@ -215,8 +217,8 @@ static berry_tmodel *create(const berry_hparams *hp, const berry_tmodel_opts *o,
     m->du = berry_calloc((size_t)N * (R ? R : 1), sizeof(float));
     m->us = berry_calloc((size_t)N * (R ? R : 1), sizeof(float));
     m->xd = berry_calloc((size_t)N * (R && o->lora_dropout > 0 ? wide : 1), sizeof(float));
-    // Head chunks of at most ~4M logits.
-    m->chunk = (int)(((int64_t)1 << 22) / h->n_vocab);
+    // Head chunks of at most ~16M logits (64 MiB): wide enough for the GEMM to run near its peak.
+    m->chunk = (int)(((int64_t)1 << 24) / h->n_vocab);
     if (m->chunk < 1) m->chunk = 1;
     if (m->chunk > N) m->chunk = N;
     m->logits = berry_calloc((size_t)m->chunk * h->n_vocab, sizeof(float));
@@ -246,6 +248,7 @@ void berry_tmodel_free(berry_tmodel *m) {
     berry_free(m->dx); berry_free(m->dxn); berry_free(m->dtmp); berry_free(m->dq); berry_free(m->dk);
     berry_free(m->dv); berry_free(m->datt); berry_free(m->dgate); berry_free(m->dup); berry_free(m->dhid);
     berry_free(m->du); berry_free(m->us); berry_free(m->xd); berry_free(m->logits); berry_free(m->wscr);
+    berry_free(m->head32);
     free(m->sbuf); free(m->posb); free(m->seg0); free(m->rope_div);
     free(m->p); free(m->L); free(m->la); free(m->lb); free(m->act);
     free(m);
@@ -321,6 +324,7 @@ berry_status berry_tmodel_set_frozen(berry_tmodel *m, const char *name, int type
         return berry_errf(err, err_size, BERRY_EINVAL, "tensor '%s': vectors must be f32", name);
     p->type = type;
     p->data = data;
+    if (p == &m->p[m->output]) { berry_free(m->head32); m->head32 = NULL; m->head32_failed = false; }
     return BERRY_OK;
 }
 
@@ -393,10 +397,27 @@ fail:
 
 // ---- matrix products with trainable or frozen weights --------------------------------------------
 
+// The f32 values of P when they are at hand: P itself, or the copy of a frozen quantized output head.
+// The head is multiplied twice per chunk of tokens (forward, then the backward's recomputation and dX),
+// and with a large vocabulary (151936 x 896 for Qwen2.5) dequantizing it each time costs more than the
+// products; the copy is made once (when at most 2 GiB and the memory is there) and kept, since it is frozen.
+static const float *f32_of(berry_tmodel *m, const berry_tparam *p) {
+    if (p->type == BERRY_TYPE_F32) return fw(p);
+    if (p != &m->p[m->output] || m->head32_failed) return NULL;
+    if (!m->head32) {
+        size_t n = (size_t)p->rows * (size_t)p->cols;
+        m->head32 = n <= ((size_t)1 << 29) ? berry_calloc(n, sizeof(float)) : NULL;
+        if (!m->head32) { m->head32_failed = true; return NULL; }
+        berry_dequantize((berry_type)p->type, p->data, m->head32, (int64_t)n);
+    }
+    return m->head32;
+}
+
 // Y (n, rows) = X (n, cols) . W^T. A frozen quantized W is dequantized a block of rows at a time.
 static bool mm_fwd(berry_tmodel *m, const berry_tparam *p, const float *x, float *y, int n) {
     int rows = (int)p->rows, cols = (int)p->cols;
-    if (p->type == BERRY_TYPE_F32) return berry_gemm(m->pool, false, true, n, rows, cols, x, cols, fw(p), cols, false, y, rows);
+    const float *w32 = f32_of(m, p);
+    if (w32) return berry_gemm(m->pool, false, true, n, rows, cols, x, cols, w32, cols, false, y, rows);
     if (!m->wscr && !(m->wscr = berry_calloc(m->wscr_n, sizeof(float)))) return false;
     size_t rb = m->wscr_n / (size_t)cols, rbytes = berry_row_size((berry_type)p->type, cols);
     for (int r0 = 0; r0 < rows; r0 += (int)rb) {
@@ -410,7 +431,8 @@ static bool mm_fwd(berry_tmodel *m, const berry_tparam *p, const float *x, float
 // DX (n, cols) += DY (n, rows) . W.
 static bool mm_dx(berry_tmodel *m, const berry_tparam *p, const float *dy, float *dx, int n) {
     int rows = (int)p->rows, cols = (int)p->cols;
-    if (p->type == BERRY_TYPE_F32) return berry_gemm(m->pool, false, false, n, cols, rows, dy, rows, fw(p), cols, true, dx, cols);
+    const float *w32 = f32_of(m, p);
+    if (w32) return berry_gemm(m->pool, false, false, n, cols, rows, dy, rows, w32, cols, true, dx, cols);
     if (!m->wscr && !(m->wscr = berry_calloc(m->wscr_n, sizeof(float)))) return false;
     size_t rb = m->wscr_n / (size_t)cols, rbytes = berry_row_size((berry_type)p->type, cols);
     for (int r0 = 0; r0 < rows; r0 += (int)rb) {
@@ -787,6 +809,48 @@ static bool head_logits(berry_tmodel *m, int t0, int nt) {
     return true;
 }
 
+// Rows [t0, t0 + nt) of the head, split over the pool. Forward: the log-sum-exp of each row of logits
+// and the target's log-probability. Backward: each row of logits becomes dLogits = g (onehot(target) -
+// softmax), through the soft-cap, with g = dlogp of the row.
+typedef struct {
+    berry_tmodel *m;
+    int t0, nt;
+    bool backward;
+    const int32_t *targets;
+    const float *dlogp;
+    float *logp;
+} head_job;
+
+static void head_worker(void *ctx, int ith, int nth) {
+    head_job *j = ctx;
+    berry_tmodel *m = j->m;
+    int V = m->hp.n_vocab, r0, r1;
+    float cap = m->hp.final_softcap;
+    berry_split(j->nt, ith, nth, &r0, &r1);
+    for (int i = r0; i < r1; i++) {
+        float *lg = m->logits + (size_t)i * V;
+        int tg = j->targets ? j->targets[j->t0 + i] : -1;
+        if (!j->backward) {
+            float mx = -INFINITY;
+            for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
+            double sum = 0.0;
+            for (int v = 0; v < V; v++) sum += expf(lg[v] - mx);
+            float lse = mx + (float)log(sum);
+            m->lse_f[j->t0 + i] = lse;
+            j->logp[j->t0 + i] = tg >= 0 ? lg[tg] - lse : 0.0f;
+            continue;
+        }
+        float g = tg >= 0 ? j->dlogp[j->t0 + i] : 0.0f, lse = m->lse_f[j->t0 + i];
+        if (g == 0.0f) { memset(lg, 0, (size_t)V * sizeof(float)); continue; }
+        for (int v = 0; v < V; v++) {
+            float d = -g * expf(lg[v] - lse);
+            if (v == tg) d += g;
+            if (cap > 0) { float th = lg[v] / cap; d *= 1.0f - th * th; }
+            lg[v] = d;
+        }
+    }
+}
+
 // ---- forward and backward ------------------------------------------------------------------------
 
 static berry_status check_batch(berry_tmodel *m, const berry_tbatch *b, char *err, size_t err_size) {
@@ -810,7 +874,7 @@ berry_status berry_tmodel_forward(berry_tmodel *m, const berry_tbatch *b, float 
     berry_status st = check_batch(m, b, err, err_size);
     if (st) return st;
     const berry_hparams *hp = &m->hp;
-    int T = b->n_ctx, n = b->n_seq * T, C = hp->n_embd, V = hp->n_vocab;
+    int T = b->n_ctx, n = b->n_seq * T, C = hp->n_embd;
     // Document starts and positions.
     for (int r = 0; r < b->n_seq; r++)
         for (int t = 0; t < T; t++) {
@@ -849,17 +913,8 @@ berry_status berry_tmodel_forward(berry_tmodel *m, const berry_tbatch *b, float 
     for (int t0 = 0; t0 < n; t0 += m->chunk) {
         int nt = n - t0 < m->chunk ? n - t0 : m->chunk;
         if (!head_logits(m, t0, nt)) return berry_errf(err, err_size, BERRY_ENOMEM, "training forward: out of memory in the head");
-        for (int i = 0; i < nt; i++) {
-            const float *lg = m->logits + (size_t)i * V;
-            float mx = -INFINITY;
-            for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
-            double sum = 0.0;
-            for (int v = 0; v < V; v++) sum += exp((double)(lg[v] - mx));
-            float lse = mx + (float)log(sum);
-            m->lse_f[t0 + i] = lse;
-            int tg = b->targets ? b->targets[t0 + i] : -1;
-            logp[t0 + i] = tg >= 0 ? lg[tg] - lse : 0.0f;
-        }
+        head_job j = {.m = m, .t0 = t0, .nt = nt, .targets = b->targets, .logp = logp};
+        berry_pool_run(m->pool, head_worker, &j);
     }
     m->n_last = n;
     return BERRY_OK;
@@ -868,25 +923,15 @@ berry_status berry_tmodel_forward(berry_tmodel *m, const berry_tbatch *b, float 
 berry_status berry_tmodel_backward(berry_tmodel *m, const berry_tbatch *b, const float *dlogp, char *err,
                                    size_t err_size) {
     const berry_hparams *hp = &m->hp;
-    int T = b->n_ctx, n = b->n_seq * T, C = hp->n_embd, V = hp->n_vocab;
+    int T = b->n_ctx, n = b->n_seq * T, C = hp->n_embd;
     if (n != m->n_last) return berry_errf(err, err_size, BERRY_EINVAL, "backward on a batch that is not the last forward's");
     berry_tparam *po = &m->p[m->output];
-    float cap = hp->final_softcap;
     // Head: dLogits = dlogp * (onehot(target) - softmax), through the soft-cap; dXfn, dW_out.
     for (int t0 = 0; t0 < n; t0 += m->chunk) {
         int nt = n - t0 < m->chunk ? n - t0 : m->chunk;
         if (!head_logits(m, t0, nt)) goto oom;
-        for (int i = 0; i < nt; i++) {
-            float *lg = m->logits + (size_t)i * V;
-            int tg = b->targets ? b->targets[t0 + i] : -1;
-            float g = tg >= 0 ? dlogp[t0 + i] : 0.0f, lse = m->lse_f[t0 + i];
-            for (int v = 0; v < V; v++) {
-                float d = -g * expf(lg[v] - lse);
-                if (v == tg) d += g;
-                if (cap > 0) { float th = lg[v] / cap; d *= 1.0f - th * th; }
-                lg[v] = d;
-            }
-        }
+        head_job j = {.m = m, .t0 = t0, .nt = nt, .backward = true, .targets = b->targets, .dlogp = dlogp};
+        berry_pool_run(m->pool, head_worker, &j);
         float *dxc = m->dxn + (size_t)t0 * C;
         memset(dxc, 0, (size_t)nt * C * sizeof(float));
         if (!mm_dx(m, po, m->logits, dxc, nt)) goto oom;
