@@ -416,6 +416,15 @@ TEST(search_budget_stops) {
     env_close(&e);
 }
 
+// Solutions of 5000 bytes, answering 7.
+static char *long_reply(void *user, const char *prompt, const berry_sampling *s, int index) {
+    char *t = malloc(5100);
+    if (!t) return NULL;
+    memset(t, 'x', 5000);
+    strcpy(t + 5000, "\nThe answer is 7.");
+    return t;
+}
+
 TEST(search_hostile_inputs) {
     env e;
     CHECK(env_open(&e));
@@ -436,8 +445,9 @@ TEST(search_hostile_inputs) {
         berry_search_result_free(&r);
     }
     e.sc.never_answer = false;
-    // A 100 KB problem with a model whose context holds 4 KB: generation ends at the context with no
-    // text, comparisons cannot be scored (left unknown): no answer, the whole search still runs.
+    // A 100 KB problem with a model whose context holds 4 KB: the first generation ends at the context
+    // with no text; every later prompt would hold the problem too, so the search stops there: no answer,
+    // stop "context", no comparison attempted.
     size_t n = 100 * 1024;
     char *big = malloc(n + 1);
     CHECK(big);
@@ -447,12 +457,32 @@ TEST(search_hostile_inputs) {
     for (int m = 0; m < BERRY_SEARCH_METHOD_COUNT; m++) {
         p = berry_search_defaults((berry_search_method)m);
         p.rollouts = 3;
+        e.f.n_score = 0;
         CHECK(solve(&e, &p, big, &r) == BERRY_OK);
         CHECK(r.answer == NULL);
-        if (m == BERRY_SEARCH_SR_MCTS) CHECK_EQ_INT(r.rollouts, 3);
+        CHECKF(r.stop == BERRY_STOP_CONTEXT, "method %s", berry_search_method_name((berry_search_method)m));
+        CHECK_EQ_INT(e.f.n_score, 0);
         berry_search_result_free(&r);
     }
     free(big);
+    // A comparison that does not fit the judge's context (here: solutions of 5 KB) is left unknown, and
+    // the search goes on: both solutions stay unranked by that pair, EBC ranks what it has.
+    e.f.max_prompt = 0;
+    e.f.reply = long_reply;
+    fake_lm g = {.reply = long_reply, .judge = judge, .max_prompt = 8000};
+    berry_lm *jl = fake_lm_new(&g);
+    CHECK(jl);
+    p = berry_search_defaults(BERRY_SEARCH_SR_MCTS);
+    p.rollouts = 2;
+    CHECK(berry_search_solve(e.lm, jl, &e.pp, NULL, "Q", &p, &r, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(r.rollouts, 2);
+    CHECK(isnan(berry_search_pref(&r.tree, 1, 2)));
+    CHECK_EQ_INT(r.comparisons, 6);
+    CHECK_EQ_INT(g.n_score, 6);
+    CHECK_STR(r.answer, "7");
+    berry_search_result_free(&r);
+    berry_lm_free(jl);
+    e.f.reply = reply;
     // Parameters out of range are refused.
     p = berry_search_defaults(BERRY_SEARCH_SR_MCTS);
     p.gamma = 2;

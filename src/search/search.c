@@ -25,8 +25,8 @@ int berry_search_method_parse(const char *name) {
 }
 
 const char *berry_search_stop_name(berry_search_stop s) {
-    static const char *names[] = {"done", "tokens", "seconds", "exhausted"};
-    return (unsigned)s < 4 ? names[s] : "?";
+    static const char *names[] = {"done", "tokens", "seconds", "exhausted", "context"};
+    return (unsigned)s < 5 ? names[s] : "?";
 }
 
 berry_search_params berry_search_defaults(berry_search_method method) {
@@ -56,6 +56,7 @@ typedef struct {
     double t0;
     berry_lm_counters lm0, prm0;
     uint64_t calls;  // generate calls so far: each gets its own seed
+    bool too_long;   // every first solution hit the context with no text: the problem does not fit
 } run;
 
 static berry_status oom(run *u) { return berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: out of memory"); }
@@ -105,6 +106,9 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
         uint64_t seed = mix(p->seed, u->calls++);
         for (int i = 0; i < m; i++) reqs[i0 + i].sampling.seed = seed;
         s = berry_lm_generate(u->lm, reqs + i0, m, outs + i0, u->err, u->err_size);
+        bool all_full = s == BERRY_OK;
+        for (int i = 0; i < m; i++) all_full = all_full && outs[i0 + i].finish == BERRY_FINISH_CONTEXT && outs[i0 + i].n_tokens == 0;
+        if (all_full && role == BERRY_ROLE_SOLVE) u->too_long = true;
         for (int i = 0; i < m; i++) {
             if (s == BERRY_OK) {
                 text[i0 + i] = outs[i0 + i].text;
@@ -330,6 +334,9 @@ static berry_status tree_search(run *u) {
     berry_status s = BERRY_OK;
     if (over_budget(u, true)) goto done;
     s = first_solutions(u, n_init, ids, &got);
+    // Every prompt holds the problem: when the solve prompt does not fit, nothing else will (and a
+    // comparison prompt would only be refused after a long prefill).
+    if (s == BERRY_OK && u->too_long) { u->r->stop = BERRY_STOP_CONTEXT; goto done; }
     if (s == BERRY_OK && mctsr && p->dummy) {
         int id = add_node(u, 0, BERRY_ROLE_DUMMY_ANSWER, NULL, 0, 0);
         if (id < 0) s = BERRY_ENOMEM;
@@ -364,8 +371,9 @@ static berry_status samples(run *u, int k) {
         if (over_budget(u, true)) break;
         int m = k - u->r->rollouts < chunk ? k - u->r->rollouts : chunk, got = 0;
         s = first_solutions(u, m, ids, &got);
-        for (int i = 0; i < got; i++) u->r->tree.node[ids[i]].evaluated = true;
+        for (int i = 0; i < got; i++) u->r->tree.node[ids[i]].evaluated = !u->too_long;
         u->r->rollouts += got;
+        if (u->too_long) { u->r->stop = BERRY_STOP_CONTEXT; break; }
     }
     free(ids);
     return s;
@@ -378,6 +386,7 @@ static berry_status refine(run *u) {
     if (over_budget(u, true)) return BERRY_OK;
     s = first_solutions(u, 1, &id, &got);
     if (s != BERRY_OK || got == 0) return s;
+    if (u->too_long) { u->r->stop = BERRY_STOP_CONTEXT; return BERRY_OK; }
     u->r->tree.node[id].evaluated = true;
     for (int step = 1; s == BERRY_OK && !u->r->partial && u->r->rollouts < p->rollouts; step++) {
         if (over_budget(u, true)) break;
@@ -473,6 +482,7 @@ berry_status berry_search_solve(berry_lm *lm, berry_lm *prm, const berry_prompts
         int n = r->tree.n - 1;
         int *ids = malloc(sizeof *ids * ((size_t)n + 1));
         if (s == BERRY_OK && !ids) s = oom(&u);
+        if (u.too_long) n = 0;
         for (int i = 0; i < n && s == BERRY_OK; i++) { ids[i] = i + 1; r->tree.node[i + 1].evaluated = false; }
         if (s == BERRY_OK) s = pprm_evaluate(&u, ids, n);
         // No tree, no back-propagation: Q is the global value alone.

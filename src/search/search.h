@@ -142,6 +142,7 @@ typedef enum {
     BERRY_STOP_TOKENS,     // the token budget ran out
     BERRY_STOP_SECONDS,    // the time budget ran out
     BERRY_STOP_EXHAUSTED,  // every node is pruned: nothing left to expand
+    BERRY_STOP_CONTEXT,    // the solve prompt does not fit the model's context: nothing can be generated
 } berry_search_stop;
 const char *berry_search_stop_name(berry_search_stop s);
 
