@@ -151,6 +151,7 @@ BENCH(bench_tensor_matmul_qwen05b) {
     printf("%-6s %-20s %5s %10s %9s %8s %7s %7s\n", "type", "shape", "rows", "ms", "GFLOP/s", "GB/s", "%bw",
            "%peak");
     berry_type types[] = {BERRY_TYPE_F32, BERRY_TYPE_F16, BERRY_TYPE_BF16, BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_0,
+                          BERRY_TYPE_Q4_1, BERRY_TYPE_Q5_0, BERRY_TYPE_Q5_1,
                           BERRY_TYPE_Q4_K, BERRY_TYPE_Q5_K, BERRY_TYPE_Q6_K};
     berry_rng r;
     berry_rng_seed(&r, 1, 0);

@@ -701,7 +701,7 @@ TEST(gguf_rejects_hostile_files) {
     BAD(dim1, 0, "dimension 1 is 0");
     BAD(dim0, (uint64_t)-4, "dimension 0 is");   // -4 as int64
     BAD(dim1, 1ull << 62, "overflows");
-    BAD(type, 3, "unknown ggml type 3");         // q4_1: valid in ggml, unknown to berry
+    BAD(type, 4, "unknown ggml type 4");         // q4_2: removed from ggml, unknown to berry
     BAD(type, 0x80000000u, "unknown ggml type");
     BAD(type, BERRY_TYPE_Q8_0, "multiple of the q8_0 block size 32");
     BAD(off0, 16, "not a multiple of the alignment 32");

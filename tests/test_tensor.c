@@ -21,7 +21,8 @@ static float bitsf(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 // ggml's ids, block sizes and block bytes (ggml.h / gguf-py constants.py GGML_QUANT_SIZES).
 TEST(tensor_type_table_matches_ggml) {
     struct { int id; const char *name; int block; size_t bytes; } want[] = {
-        {0, "f32", 1, 4}, {1, "f16", 1, 2}, {2, "q4_0", 32, 18}, {8, "q8_0", 32, 34},
+        {0, "f32", 1, 4}, {1, "f16", 1, 2}, {2, "q4_0", 32, 18}, {3, "q4_1", 32, 20}, {6, "q5_0", 32, 22},
+        {7, "q5_1", 32, 24}, {8, "q8_0", 32, 34},
         {12, "q4_K", 256, 144}, {13, "q5_K", 256, 176}, {14, "q6_K", 256, 210}, {15, "q8_K", 256, 292},
         {30, "bf16", 1, 2},
     };
@@ -33,17 +34,19 @@ TEST(tensor_type_table_matches_ggml) {
         CHECK_EQ_INT(t->block_bytes, want[i].bytes);
         CHECK_EQ_INT(berry_type_from_name(want[i].name), want[i].id);
     }
-    CHECK(berry_type_get(3) == NULL);     // q4_1: not supported
+    CHECK(berry_type_get(4) == NULL);     // q4_2: removed from ggml
+    CHECK(berry_type_get(16) == NULL);    // iq2_xxs: not supported
     CHECK(berry_type_get(-1) == NULL);
     CHECK(berry_type_get(1000) == NULL);
-    CHECK_EQ_INT(berry_type_from_name("q4_1"), -1);
+    CHECK_EQ_INT(berry_type_from_name("iq2_xxs"), -1);
+    CHECK_EQ_INT(berry_row_size(BERRY_TYPE_Q5_0, 896), 896 / 32 * 22);   // Qwen2.5-0.5B's rows
     CHECK_EQ_INT(berry_type_from_name(NULL), -1);
     CHECK_EQ_INT(berry_row_size(BERRY_TYPE_Q4_0, 4096), 4096 / 32 * 18);
     CHECK_EQ_INT(berry_row_size(BERRY_TYPE_Q6_K, 512), 420);
     CHECK_EQ_INT(berry_row_size(BERRY_TYPE_Q4_0, 33), 0);       // not a whole block
     CHECK_EQ_INT(berry_row_size(BERRY_TYPE_F32, -4), 0);
     CHECK_EQ_INT(berry_row_size(BERRY_TYPE_F32, INT64_MAX), 0);   // overflows
-    CHECK_EQ_INT(berry_row_size((berry_type)7, 32), 0);
+    CHECK_EQ_INT(berry_row_size((berry_type)5, 32), 0);
 }
 
 // Every f16 against the IEEE formula evaluated with ldexp: (-1)^s 2^(e-15) (1 + m/1024), subnormals
@@ -142,6 +145,9 @@ static void check_dequant(const char *file, berry_type t) {
 }
 
 TEST(tensor_dequant_q4_0_gguf_py) { check_dequant("tests/data/quant_q4_0.bin", BERRY_TYPE_Q4_0); }
+TEST(tensor_dequant_q4_1_gguf_py) { check_dequant("tests/data/quant_q4_1.bin", BERRY_TYPE_Q4_1); }
+TEST(tensor_dequant_q5_0_gguf_py) { check_dequant("tests/data/quant_q5_0.bin", BERRY_TYPE_Q5_0); }
+TEST(tensor_dequant_q5_1_gguf_py) { check_dequant("tests/data/quant_q5_1.bin", BERRY_TYPE_Q5_1); }
 TEST(tensor_dequant_q8_0_gguf_py) { check_dequant("tests/data/quant_q8_0.bin", BERRY_TYPE_Q8_0); }
 TEST(tensor_dequant_q4_K_gguf_py) { check_dequant("tests/data/quant_q4_K.bin", BERRY_TYPE_Q4_K); }
 TEST(tensor_dequant_q5_K_gguf_py) { check_dequant("tests/data/quant_q5_K.bin", BERRY_TYPE_Q5_K); }
@@ -192,6 +198,9 @@ static void check_quant(const char *file, berry_type t) {
 
 TEST(tensor_quant_q8_0_gguf_py) { check_quant("tests/data/quant_q8_0_q.bin", BERRY_TYPE_Q8_0); }
 TEST(tensor_quant_q4_0_gguf_py) { check_quant("tests/data/quant_q4_0_q.bin", BERRY_TYPE_Q4_0); }
+TEST(tensor_quant_q4_1_gguf_py) { check_quant("tests/data/quant_q4_1_q.bin", BERRY_TYPE_Q4_1); }
+TEST(tensor_quant_q5_0_gguf_py) { check_quant("tests/data/quant_q5_0_q.bin", BERRY_TYPE_Q5_0); }
+TEST(tensor_quant_q5_1_gguf_py) { check_quant("tests/data/quant_q5_1_q.bin", BERRY_TYPE_Q5_1); }
 TEST(tensor_quant_bf16_gguf_py) { check_quant("tests/data/quant_bf16_q.bin", BERRY_TYPE_BF16); }
 TEST(tensor_quant_f16_numpy) {
     check_quant("tests/data/quant_f16_q.bin", BERRY_TYPE_F16);
@@ -249,7 +258,8 @@ TEST(tensor_quant_kquants_round_trip) {
     for (int i = 0; i < N; i++) x[i] = berry_rng_normal(&r) * (i < N / 2 ? 1.0f : 0.01f) + (i % 512 < 256 ? 0 : 0.3f);
     struct { berry_type t; double max_rel; } cases[] = {{BERRY_TYPE_Q4_K, 0.12}, {BERRY_TYPE_Q5_K, 0.06},
                                                         {BERRY_TYPE_Q6_K, 0.03}, {BERRY_TYPE_Q4_0, 0.14},
-                                                        {BERRY_TYPE_Q8_0, 0.01}};
+                                                        {BERRY_TYPE_Q8_0, 0.01}, {BERRY_TYPE_Q4_1, 0.12},
+                                                        {BERRY_TYPE_Q5_0, 0.07}, {BERRY_TYPE_Q5_1, 0.06}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         CHECK(berry_quantize(cases[c].t, x, q, N) == berry_row_size(cases[c].t, N));
         berry_dequantize(cases[c].t, q, y, N);
@@ -267,14 +277,15 @@ TEST(tensor_quant_kquants_round_trip) {
         for (int i = 0; i < N; i++) CHECK(y[i] == 0);
     }
     CHECK_EQ_INT(berry_quantize(BERRY_TYPE_Q4_0, x, q, 33), 0);
-    CHECK_EQ_INT(berry_quantize((berry_type)3, x, q, 32), 0);
+    CHECK_EQ_INT(berry_quantize((berry_type)4, x, q, 32), 0);
     berry_free(x); berry_free(y); berry_free(q);
 }
 
 // ---- dot products ---------------------------------------------------------------------------------
 
 static const berry_type weight_types[] = {BERRY_TYPE_F32, BERRY_TYPE_F16, BERRY_TYPE_BF16, BERRY_TYPE_Q4_0,
-                                          BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_K, BERRY_TYPE_Q5_K, BERRY_TYPE_Q6_K};
+                                          BERRY_TYPE_Q4_1, BERRY_TYPE_Q5_0, BERRY_TYPE_Q5_1, BERRY_TYPE_Q8_0,
+                                          BERRY_TYPE_Q4_K, BERRY_TYPE_Q5_K, BERRY_TYPE_Q6_K};
 
 static void random_floats(berry_rng *r, float *x, int64_t n, float scale) {
     for (int64_t i = 0; i < n; i++) x[i] = berry_rng_normal(r) * scale;
@@ -471,11 +482,11 @@ TEST(tensor_matmul_rejects_bad_arguments) {
     float x[64] = {0}, y[4] = {1, 2, 3, 4};
     uint8_t w[18 * 4] = {0};
     berry_matmul(NULL, BERRY_TYPE_Q4_0, w, x, y, 1, 33, 1, NULL);         // k not a whole block
-    berry_matmul(NULL, (berry_type)3, w, x, y, 1, 32, 1, NULL);           // unknown type
+    berry_matmul(NULL, (berry_type)4, w, x, y, 1, 32, 1, NULL);           // unknown type
     berry_matmul(NULL, BERRY_TYPE_Q4_0, w, x, y, 0, 32, 1, NULL);         // no rows
     CHECK(y[0] == 1 && y[3] == 4);
     CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, 1, 33), 0);
-    CHECK_EQ_INT(berry_matmul_scratch_size((berry_type)3, 1, 32), 0);
+    CHECK_EQ_INT(berry_matmul_scratch_size((berry_type)4, 1, 32), 0);
     // 2 rows of 2 q8_0 blocks (2 * 68 bytes), rounded up to 64 bytes, then per block an f32 scale and
     // an int32 sum for the packed GEMM.
     CHECK_EQ_INT(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, 2, 64), 192 + 2 * 2 * 8);

@@ -16,8 +16,9 @@ static void init_usage(FILE *f) {
             "  --arch ARCH        llama, qwen2 or gemma2\n"
             "  --preset PRESET    qwen2.5-0.5b (qwen2), llama-3.2-1b (llama, with llama3 rope_freqs),\n"
             "                     gemma-2-2b (gemma2), or tiny (any arch: vocab 256, embd 64, test shapes)\n"
-            "  --type TYPE        weight matrices as f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K\n"
-            "                     (default f16); rows that do not fit TYPE's blocks fall back to q8_0, then f16\n"
+            "  --type TYPE        weight matrices as f32, f16, bf16, q8_0, q4_0, q4_1,\n"
+            "                     q5_0, q5_1, q4_K, q5_K or q6_K (default f16); rows that do not fit TYPE's\n"
+            "                     blocks fall back to q8_0, then f16\n"
             "  --seed S           random seed (default 1)\n"
             "  --std X            standard deviation of the weights (default 0.02)\n"
             "  --vocab FROM.gguf  copy the tokenizer.* keys of FROM.gguf; the vocabulary size is its token count\n"
@@ -66,7 +67,7 @@ static int cmd_model_init(int argc, char **argv) {
         if (berry_hparams_check(&o.hp, err, sizeof err) != BERRY_OK) return berry_cli_error("--shape '%s': %s", shape, err);
     }
     o.type = berry_type_from_name(type_name);
-    if (o.type < 0) return berry_cli_error("unknown --type '%s' (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", type_name);
+    if (o.type < 0) return berry_cli_error("unknown --type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)", type_name);
     berry_gguf *vocab = NULL;
     if (vocab_path) {
         vocab = berry_gguf_open(vocab_path, err, sizeof err);

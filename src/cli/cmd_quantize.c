@@ -13,8 +13,8 @@ static int cmd_quantize(int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: berry quantize [-t N] IN.gguf OUT.gguf TYPE\n\n"
                    "Writes OUT.gguf with every weight matrix of IN.gguf converted to TYPE: f32, f16, bf16, q8_0,\n"
-                   "q4_0, q4_K, q5_K or q6_K. Norms and biases stay f32; matrices whose rows do not divide into\n"
-                   "TYPE's blocks fall back to q8_0 (or f16). The output is written atomically.\n"
+                   "q4_0, q4_1, q5_0, q5_1, q4_K, q5_K or q6_K. Norms and biases stay f32; matrices whose rows do\n"
+                   "not divide into TYPE's blocks fall back to q8_0 (or f16). The output is written atomically.\n"
                    "  -t N   threads (default: all CPUs)\n");
             return 0;
         } else if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) {
@@ -30,7 +30,7 @@ static int cmd_quantize(int argc, char **argv) {
     }
     if (np != 3) return berry_cli_error("quantize: usage: berry quantize IN.gguf OUT.gguf TYPE");
     int type = berry_type_from_name(pos[2]);
-    if (type < 0) return berry_cli_error("quantize: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", pos[2]);
+    if (type < 0) return berry_cli_error("quantize: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)", pos[2]);
     berry_pool *pool = berry_pool_create((int)threads);
     char err[512];
     berry_convert_stats st;

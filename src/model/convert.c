@@ -12,6 +12,9 @@ int berry_file_type_of(berry_type t) {
     case BERRY_TYPE_F32: return 0;
     case BERRY_TYPE_F16: return 1;
     case BERRY_TYPE_Q4_0: return 2;
+    case BERRY_TYPE_Q4_1: return 3;
+    case BERRY_TYPE_Q5_0: return 8;
+    case BERRY_TYPE_Q5_1: return 9;
     case BERRY_TYPE_Q8_0: return 7;
     case BERRY_TYPE_Q4_K: return 15;  // Q4_K_M is the closest named preset
     case BERRY_TYPE_Q5_K: return 17;

@@ -72,7 +72,7 @@ berry_status berry_model_init(const berry_model_init_opts *o, const char *path, 
     berry_hparams hp = o->hp;
     const berry_type_info *ti = berry_type_get(o->type);
     if (!ti || o->type == BERRY_TYPE_Q8_K || berry_file_type_of((berry_type)o->type) < 0)
-        return berry_errf(err, n, BERRY_EINVAL, "weights cannot be stored as type %d (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)", o->type);
+        return berry_errf(err, n, BERRY_EINVAL, "weights cannot be stored as type %d (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)", o->type);
     // The vocabulary file decides n_vocab.
     int64_t tok_key = -1;
     if (o->vocab) {

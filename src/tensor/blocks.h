@@ -12,6 +12,11 @@
 
 typedef struct { uint16_t d; uint8_t qs[16]; } berry_block_q4_0;    // x = d * ((q & 15) - 8), low nibbles first
 typedef struct { uint16_t d; int8_t qs[32]; } berry_block_q8_0;     // x = d * q
+// x = d * q + m, q = the nibble (0..15), low nibbles first.
+typedef struct { uint16_t d, m; uint8_t qs[16]; } berry_block_q4_1;
+// q = nibble | (bit j of qh, little endian) << 4 for element j; q5_0: x = d * (q - 16); q5_1: d * q + m.
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } berry_block_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } berry_block_q5_1;
 // x = d * sc[j] * q - dmin * m[j] for sub-block j (32 values); sc, m: 6 bits packed in scales[12].
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } berry_block_q4_K;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } berry_block_q5_K;
@@ -22,6 +27,9 @@ typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } berry_block_q8_K;
 
 _Static_assert(sizeof(berry_block_q4_0) == 18, "q4_0 block");
 _Static_assert(sizeof(berry_block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(berry_block_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(berry_block_q5_0) == 22, "q5_0 block");
+_Static_assert(sizeof(berry_block_q5_1) == 24, "q5_1 block");
 _Static_assert(sizeof(berry_block_q4_K) == 144, "q4_K block");
 _Static_assert(sizeof(berry_block_q5_K) == 176, "q5_K block");
 _Static_assert(sizeof(berry_block_q6_K) == 210, "q6_K block");
@@ -70,7 +78,9 @@ typedef struct {
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;
+    berry_dot_fn dot_q4_1, dot_q5_0, dot_q5_1;
     berry_tile_fn tile_f32, tile_f16, tile_bf16, tile_q4_0, tile_q8_0, tile_q4_K, tile_q5_K, tile_q6_K;
+    berry_tile_fn tile_q4_1, tile_q5_0, tile_q5_1;
     berry_quant_fn quant_q8_0, quant_q8_K;
     void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
@@ -78,6 +88,7 @@ typedef struct {
     // as (X rows, W rows); nr <= rows and nc <= cols.
     int f_rows, f_cols, q_rows, q_cols;
     int k_rows, k_cols;   // the K-quants' tiles
+    int q45_rows, q45_cols;   // q4_1 / q5_0 / q5_1's tiles
 } berry_kernels;
 
 extern const berry_kernels berry_kernels_scalar, berry_kernels_avx2, berry_kernels_avx512;
@@ -88,5 +99,25 @@ void berry_quant_q8_0_ref(const float *src, void *dst, int64_t n);
 void berry_quant_q8_K_ref(const float *src, void *dst, int64_t n);
 
 static inline float berry_f16_load(const uint16_t *p) { return berry_f16_to_f32(*p); }
+
+// The 32 unsigned values (0..15 or 0..31) of a q4_1 / q5_0 / q5_1 block in element order, for the
+// scalar kernels. T selects the layout.
+static inline void berry_unpack_q45(berry_type t, const void *blk, uint8_t q[32]) {
+    const uint8_t *qs;
+    uint32_t qh = 0;
+    if (t == BERRY_TYPE_Q4_1) {
+        qs = ((const berry_block_q4_1 *)blk)->qs;
+    } else if (t == BERRY_TYPE_Q5_0) {
+        qs = ((const berry_block_q5_0 *)blk)->qs;
+        memcpy(&qh, ((const berry_block_q5_0 *)blk)->qh, 4);
+    } else {
+        qs = ((const berry_block_q5_1 *)blk)->qs;
+        memcpy(&qh, ((const berry_block_q5_1 *)blk)->qh, 4);
+    }
+    for (int l = 0; l < 16; l++) {
+        q[l] = (uint8_t)((qs[l] & 0xF) | ((qh >> l) & 1) << 4);
+        q[l + 16] = (uint8_t)((qs[l] >> 4) | ((qh >> (l + 16)) & 1) << 4);
+    }
+}
 
 #endif

@@ -58,6 +58,28 @@ static void dot_q4_0(int64_t n, float *out, const void *w, const void *x) {
     *out = s;
 }
 
+// q4_1, q5_0, q5_1 against q8_0 (no q8_1: the activation block's sum is computed here). With q the
+// unsigned values and sx the sum of the activation block: q5_0 d dx (q . x - 16 sx); q4_1 / q5_1
+// d dx (q . x) + m dx sx.
+static void dot_q45(berry_type t, int64_t n, float *out, const uint8_t *w, const berry_block_q8_0 *b) {
+    size_t bs = berry_type_get(t)->block_bytes;
+    float s = 0;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const uint8_t *blk = w + (size_t)i * bs;
+        uint8_t q[32];
+        berry_unpack_q45(t, blk, q);
+        int isum = 0, xsum = 0;
+        for (int l = 0; l < 32; l++) { isum += q[l] * b[i].qs[l]; xsum += b[i].qs[l]; }
+        float d = berry_f16_load((const uint16_t *)blk), dx = berry_f16_load(&b[i].d);
+        if (t == BERRY_TYPE_Q5_0) s += (float)(isum - 16 * xsum) * (d * dx);
+        else s += (float)isum * (d * dx) + (float)xsum * (berry_f16_load((const uint16_t *)blk + 1) * dx);
+    }
+    *out = s;
+}
+static void dot_q4_1(int64_t n, float *out, const void *w, const void *x) { dot_q45(BERRY_TYPE_Q4_1, n, out, w, x); }
+static void dot_q5_0(int64_t n, float *out, const void *w, const void *x) { dot_q45(BERRY_TYPE_Q5_0, n, out, w, x); }
+static void dot_q5_1(int64_t n, float *out, const void *w, const void *x) { dot_q45(BERRY_TYPE_Q5_1, n, out, w, x); }
+
 // q4_K / q5_K: sum_j d sc_j (q . x)_j - dmin m_j (sum x)_j, all times the activation's d.
 static void dot_q45_K(int64_t n, float *out, const uint8_t *w, const void *x, int five) {
     const berry_block_q8_K *b = x;
@@ -133,7 +155,8 @@ const berry_kernels berry_kernels_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
-    .dot_q8_K = dot_q8_K, .quant_q8_0 = berry_quant_q8_0_ref, .quant_q8_K = berry_quant_q8_K_ref,
+    .dot_q8_K = dot_q8_K, .dot_q4_1 = dot_q4_1, .dot_q5_0 = dot_q5_0, .dot_q5_1 = dot_q5_1,
+    .quant_q8_0 = berry_quant_q8_0_ref, .quant_q8_K = berry_quant_q8_K_ref,
     .f_rows = 1, .f_cols = 1, .q_rows = 1, .q_cols = 1, .k_rows = 1, .k_cols = 1,
 };
 
@@ -222,6 +245,9 @@ static kernel_set pick(berry_type t) {
         case BERRY_TYPE_BF16: d = K->dot_bf16; tl = K->tile_bf16; break;
         case BERRY_TYPE_Q4_0: d = K->dot_q4_0; tl = K->tile_q4_0; break;
         case BERRY_TYPE_Q8_0: d = K->dot_q8_0; tl = K->tile_q8_0; break;
+        case BERRY_TYPE_Q4_1: d = K->dot_q4_1; tl = K->tile_q4_1; break;
+        case BERRY_TYPE_Q5_0: d = K->dot_q5_0; tl = K->tile_q5_0; break;
+        case BERRY_TYPE_Q5_1: d = K->dot_q5_1; tl = K->tile_q5_1; break;
         case BERRY_TYPE_Q4_K: d = K->dot_q4_K; tl = K->tile_q4_K; break;
         case BERRY_TYPE_Q5_K: d = K->dot_q5_K; tl = K->tile_q5_K; break;
         case BERRY_TYPE_Q6_K: d = K->dot_q6_K; tl = K->tile_q6_K; break;
@@ -235,8 +261,9 @@ static kernel_set pick(berry_type t) {
             int fl = t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16;
             int kq = t == BERRY_TYPE_Q4_K || t == BERRY_TYPE_Q5_K || t == BERRY_TYPE_Q6_K;
             k.tile = tl;
-            k.tr = fl ? K->f_rows : kq ? K->k_rows : K->q_rows;
-            k.tc = fl ? K->f_cols : kq ? K->k_cols : K->q_cols;
+            int q45 = t == BERRY_TYPE_Q4_1 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q5_1;
+            k.tr = fl ? K->f_rows : kq ? K->k_rows : q45 ? K->q45_rows : K->q_rows;
+            k.tc = fl ? K->f_cols : kq ? K->k_cols : q45 ? K->q45_cols : K->q_cols;
         }
         if (!k.quant) k.quant = q;
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;

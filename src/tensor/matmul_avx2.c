@@ -220,6 +220,117 @@ INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t 
 Q8_TILE(tile_q8_0, 0)
 Q8_TILE(tile_q4_0, 1)
 
+// ---- q4_1 / q5_0 / q5_1 weights against q8_0 activations ------------------------------------------
+
+// 0xFF in byte j where bit j of the 32-bit little-endian QH is set: byte j takes byte j / 8 of QH
+// (vpshufb within each 128-bit lane; QH is in both), then tests its bit j % 8.
+INLINE __m256i bits_to_bytes(const uint8_t *qh) {
+    int32_t v;
+    memcpy(&v, qh, 4);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(v), _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                                            0x0101010101010101LL, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
+}
+
+// The 32 unsigned values of a block (0..15, or 0..31 with the fifth bits) in element order.
+// T: 0 q4_1 (nibbles at 4), 1 q5_0 (qh at 2, nibbles at 6), 2 q5_1 (qh at 4, nibbles at 8).
+INLINE __m256i load_q45(const uint8_t *blk, int t) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(blk + (t == 0 ? 4 : t == 1 ? 6 : 8)));
+    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
+    if (t) q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(blk + (t == 1 ? 2 : 4)), _mm256_set1_epi8(0x10)));
+    return q;
+}
+
+// NR <= 4 activation rows against NC weight rows (NR * NC <= 16), each weight block unpacked once for
+// the NR rows. Values stay unsigned, so vpmaddubsw needs no sign step (pair sums <= 2 * 31 * 127 fit
+// in int16). An activation block's sum sx (one maddubs against ones) is shared by the NC rows: q5_0
+// subtracts 16 sx from the integer sum; q4_1 / q5_1 add m dx sx as a second fma on lane sums that
+// add up to sx.
+INLINE void tile_q45_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, float *y,
+                           size_t ldy, const int NR, const int NC, int t) {
+    size_t bs = t == 0 ? sizeof(berry_block_q4_1) : t == 1 ? sizeof(berry_block_q5_0) : sizeof(berry_block_q5_1);
+    const __m256i ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
+    __m256 acc[4][8];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i wq[8];
+        float dw[8], mw[8];
+        for (int c = 0; c < NC; c++) {
+            const uint8_t *blk = w + (size_t)c * ws + (size_t)b * bs;
+            wq[c] = load_q45(blk, t);
+            dw[c] = f16(blk);
+            mw[c] = t == 1 ? 0 : f16(blk + 2);
+        }
+        for (int r = 0; r < NR; r++) {
+            const berry_block_q8_0 *xb = (const berry_block_q8_0 *)(x + (size_t)r * xs) + b;
+            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
+            float dx = f16(&xb->d);
+            __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xq), ones16);
+            __m256 sxf = _mm256_cvtepi32_ps(sx);
+            __m256i sx16 = _mm256_slli_epi32(sx, 4);
+            for (int c = 0; c < NC; c++) {
+                __m256i i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(wq[c], xq), ones16);
+                if (t == 1) i32 = _mm256_sub_epi32(i32, sx16);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw[c] * dx), _mm256_cvtepi32_ps(i32), acc[r][c]);
+                if (t != 1) acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(mw[c] * dx), sxf, acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++) y[(size_t)r * ldy + c] = hsum(acc[r][c]);
+}
+
+// One row against up to 8 weight rows (decode), or up to 4 x 4 (the matmul's tile for these types).
+#define Q45_TILE(name, dotname, t)                                                                      \
+    static void name(int64_t n, const void *wv, size_t ws, const void *xv, size_t xs, float *y, size_t ldy, \
+                     int nr, int nc) {                                                                  \
+        const uint8_t *w = wv, *x = xv;                                                                 \
+        if (nr == 1 && nc <= 8) {                                                                      \
+            switch (nc) {                                                                               \
+            case 1: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 1, t); return;                            \
+            case 2: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 2, t); return;                            \
+            case 3: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 3, t); return;                            \
+            case 4: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 4, t); return;                            \
+            case 5: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 5, t); return;                            \
+            case 6: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 6, t); return;                            \
+            case 7: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 7, t); return;                            \
+            default: tile_q45_fixed(n, w, ws, x, xs, y, ldy, 1, 8, t); return;                           \
+            }                                                                                           \
+        }                                                                                               \
+        for (int r0 = 0; r0 < nr; r0 += 4)                                                              \
+            for (int c0 = 0; c0 < nc; c0 += 4) {                                                        \
+                const uint8_t *wc = w + (size_t)c0 * ws, *xr = x + (size_t)r0 * xs;                     \
+                float *yr = y + (size_t)r0 * ldy + c0;                                                  \
+                int a = nr - r0 < 4 ? nr - r0 : 4, b = nc - c0 < 4 ? nc - c0 : 4;                       \
+                switch (a * 8 + b) {                                                                    \
+                case 1 * 8 + 1: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 1, 1, t); break;              \
+                case 1 * 8 + 2: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 1, 2, t); break;              \
+                case 1 * 8 + 3: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 1, 3, t); break;              \
+                case 1 * 8 + 4: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 1, 4, t); break;              \
+                case 2 * 8 + 1: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 2, 1, t); break;              \
+                case 2 * 8 + 2: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 2, 2, t); break;              \
+                case 2 * 8 + 3: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 2, 3, t); break;              \
+                case 2 * 8 + 4: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 2, 4, t); break;              \
+                case 3 * 8 + 1: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 3, 1, t); break;              \
+                case 3 * 8 + 2: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 3, 2, t); break;              \
+                case 3 * 8 + 3: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 3, 3, t); break;              \
+                case 3 * 8 + 4: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 3, 4, t); break;              \
+                case 4 * 8 + 1: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 4, 1, t); break;              \
+                case 4 * 8 + 2: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 4, 2, t); break;              \
+                case 4 * 8 + 3: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 4, 3, t); break;              \
+                default: tile_q45_fixed(n, wc, ws, xr, xs, yr, ldy, 4, 4, t); break;                     \
+                }                                                                                       \
+            }                                                                                           \
+    }                                                                                                   \
+    static void dotname(int64_t n, float *o, const void *w, const void *x) {                           \
+        tile_q45_fixed(n, w, 0, x, 0, o, 1, 1, 1, t);                                                   \
+    }
+Q45_TILE(tile_q4_1, dot_q4_1, 0)
+Q45_TILE(tile_q5_0, dot_q5_0, 1)
+Q45_TILE(tile_q5_1, dot_q5_1, 2)
+
 // ---- packed GEMM panel for q4_0 / q8_0 weights (prefill, batched decode) -------------------------
 // Eight weight rows are interleaved in 4-byte groups: for each block and step s (0..7) one vector
 // holds values 4s..4s+3 of rows 0..7, so multiplying it by activation values 4s..4s+3 broadcast to
@@ -692,10 +803,11 @@ const berry_kernels berry_kernels_avx2 = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
-    .dot_q8_K = dot_q8_K,
+    .dot_q8_K = dot_q8_K, .dot_q4_1 = dot_q4_1, .dot_q5_0 = dot_q5_0, .dot_q5_1 = dot_q5_1,
+    .tile_q4_1 = tile_q4_1, .tile_q5_0 = tile_q5_0, .tile_q5_1 = tile_q5_1,
     .tile_f32 = tile_f32, .tile_f16 = tile_f16, .tile_bf16 = tile_bf16,
     .tile_q4_0 = tile_q4_0, .tile_q8_0 = tile_q8_0,
     .tile_q4_K = tile_q4_K, .tile_q5_K = tile_q5_K, .tile_q6_K = tile_q6_K,
     .quant_q8_0 = quant_q8_0, .quant_q8_K = quant_q8_K,
-    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8, .k_rows = 4, .k_cols = 1,
+    .f_rows = 3, .f_cols = 4, .q_rows = 1, .q_cols = 8, .k_rows = 4, .k_cols = 1, .q45_rows = 4, .q45_cols = 4,
 };

@@ -18,6 +18,23 @@ static void deq_q4_0(const berry_block_q4_0 *b, float *y, int64_t nb) {
     }
 }
 
+// q4_1, q5_0, q5_1: gguf-py's order of operations, d * q + m and d * (q - 16).
+static void deq_q45(berry_type t, const uint8_t *blocks, float *y, int64_t nb) {
+    size_t bs = berry_type_get(t)->block_bytes;
+    for (int64_t i = 0; i < nb; i++, y += 32) {
+        const uint8_t *blk = blocks + (size_t)i * bs;
+        uint8_t q[32];
+        berry_unpack_q45(t, blk, q);
+        float d = berry_f16_load((const uint16_t *)blk);
+        if (t == BERRY_TYPE_Q5_0) {
+            for (int l = 0; l < 32; l++) y[l] = d * (float)(q[l] - 16);
+        } else {
+            float m = berry_f16_load((const uint16_t *)blk + 1);
+            for (int l = 0; l < 32; l++) y[l] = d * (float)q[l] + m;
+        }
+    }
+}
+
 static void deq_q8_0(const berry_block_q8_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += 32) {
         float d = berry_f16_load(&b[i].d);
@@ -86,6 +103,9 @@ void berry_dequantize(berry_type t, const void *src, float *dst, int64_t n) {
         break;
     case BERRY_TYPE_Q4_0: deq_q4_0(src, dst, nb); break;
     case BERRY_TYPE_Q8_0: deq_q8_0(src, dst, nb); break;
+    case BERRY_TYPE_Q4_1:
+    case BERRY_TYPE_Q5_0:
+    case BERRY_TYPE_Q5_1: deq_q45(t, src, dst, nb); break;
     case BERRY_TYPE_Q4_K: deq_q45_K(src, sizeof(berry_block_q4_K), 0, dst, nb); break;
     case BERRY_TYPE_Q5_K: deq_q45_K(src, sizeof(berry_block_q5_K), 1, dst, nb); break;
     case BERRY_TYPE_Q6_K: deq_q6_K(src, dst, nb); break;
@@ -121,6 +141,60 @@ static void quant_q4_0(const float *x, berry_block_q4_0 *b, int64_t nb) {
             q1 = q1 < 15 ? q1 : 15;
             b[i].qs[l] = (uint8_t)(q0 | (q1 << 4));
         }
+    }
+}
+
+// V truncated toward zero and clamped to [0, MAX]: ggml's (int8_t) / (uint8_t) cast followed by MIN,
+// and gguf-py's trunc + clip, for every V they can produce; NaN (a block with inf in it) gives 0
+// instead of undefined behaviour.
+static inline int trunc_clamp(float v, int max) { return v >= (float)max ? max : v > 0 ? (int)v : 0; }
+
+// Packs 32 values q (0..31) as 16 bytes of nibbles (low nibbles = elements 0..15) and, when QH is not
+// NULL, their fifth bits (bit j = element j, little endian).
+static void pack_q45(const uint8_t q[32], uint8_t *qs, uint8_t *qh) {
+    uint32_t h = 0;
+    for (int l = 0; l < 16; l++) {
+        qs[l] = (uint8_t)((q[l] & 0xF) | ((q[l + 16] & 0xF) << 4));
+        h |= (uint32_t)(q[l] >> 4) << l | (uint32_t)(q[l + 16] >> 4) << (l + 16);
+    }
+    if (qh) memcpy(qh, &h, 4);
+}
+
+// ggml's quantize_row_q4_1_ref / q5_1_ref: d = (max - min) / NMAX, m = min, q = (x - min) / d + 0.5
+// truncated. Q5_1 when NMAX is 31.
+static void quant_q45_1(const float *x, uint8_t *dst, int64_t nb, int nmax) {
+    for (int64_t i = 0; i < nb; i++, x += 32) {
+        float lo = x[0], hi = x[0];
+        for (int l = 1; l < 32; l++) { lo = x[l] < lo ? x[l] : lo; hi = x[l] > hi ? x[l] : hi; }
+        float d = (hi - lo) / (float)nmax, id = d ? 1.0f / d : 0.0f;
+        uint8_t q[32];
+        for (int l = 0; l < 32; l++) q[l] = (uint8_t)trunc_clamp((x[l] - lo) * id + 0.5f, nmax);
+        if (nmax == 15) {
+            berry_block_q4_1 *b = (berry_block_q4_1 *)dst + i;
+            b->d = berry_f32_to_f16(d);
+            b->m = berry_f32_to_f16(lo);
+            pack_q45(q, b->qs, NULL);
+        } else {
+            berry_block_q5_1 *b = (berry_block_q5_1 *)dst + i;
+            b->d = berry_f32_to_f16(d);
+            b->m = berry_f32_to_f16(lo);
+            pack_q45(q, b->qs, b->qh);
+        }
+    }
+}
+
+// ggml's quantize_row_q5_0_ref: the value of largest magnitude maps to -16; q = (x / d + 16.5)
+// truncated, at most 31.
+static void quant_q5_0(const float *x, berry_block_q5_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += 32) {
+        float amax = 0, max = 0;
+        for (int l = 0; l < 32; l++)
+            if (amax < fabsf(x[l])) { amax = fabsf(x[l]); max = x[l]; }
+        float d = max / -16, id = d ? 1.0f / d : 0.0f;
+        uint8_t q[32];
+        for (int l = 0; l < 32; l++) q[l] = (uint8_t)trunc_clamp(x[l] * id + 16.5f, 31);
+        b[i].d = berry_f32_to_f16(d);
+        pack_q45(q, b[i].qs, b[i].qh);
     }
 }
 
@@ -311,6 +385,9 @@ size_t berry_quantize(berry_type t, const float *src, void *dst, int64_t n) {
         break;
     case BERRY_TYPE_Q4_0: quant_q4_0(src, dst, nb); break;
     case BERRY_TYPE_Q8_0: berry_quant_q8_0_ref(src, dst, n); break;
+    case BERRY_TYPE_Q4_1: quant_q45_1(src, dst, nb, 15); break;
+    case BERRY_TYPE_Q5_0: quant_q5_0(src, dst, nb); break;
+    case BERRY_TYPE_Q5_1: quant_q45_1(src, dst, nb, 31); break;
     case BERRY_TYPE_Q8_K: berry_quant_q8_K_ref(src, dst, n); break;
     case BERRY_TYPE_Q4_K: quant_q45_K(src, dst, nb, 0); break;
     case BERRY_TYPE_Q5_K: quant_q45_K(src, dst, nb, 1); break;

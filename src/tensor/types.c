@@ -4,7 +4,9 @@
 #include "tensor/types.h"
 #include <string.h>
 
-// Block layouts (ggml's): q4_0 = f16 d + 16 bytes of nibbles; q8_0 = f16 d + 32 int8;
+// Block layouts (ggml's): q4_0 = f16 d + 16 bytes of nibbles; q4_1 = f16 d, f16 m + 16 bytes of
+// nibbles; q5_0 = f16 d + 4 bytes of fifth bits + 16 bytes of nibbles; q5_1 = q5_0 with f16 m after d;
+// q8_0 = f16 d + 32 int8;
 // q4_K = f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles;
 // q5_K = q4_K + 32 bytes of high bits; q6_K = 128 ql + 64 qh + 16 int8 scales + f16 d;
 // q8_K = f32 d + 256 int8 + 16 int16 block sums.
@@ -12,6 +14,11 @@ static const berry_type_info infos[] = {
     {"f32", 1, 4, BERRY_TYPE_F32},
     {"f16", 1, 2, BERRY_TYPE_F32},
     {"q4_0", 32, 18, BERRY_TYPE_Q8_0},
+    // ggml pairs q4_1 / q5_1 with q8_1 (q8_0 plus d * sum); berry uses q8_0 and its kernels sum the
+    // activation block themselves (one maddubs against ones), so every 32-block type shares one scratch.
+    {"q4_1", 32, 20, BERRY_TYPE_Q8_0},
+    {"q5_0", 32, 22, BERRY_TYPE_Q8_0},
+    {"q5_1", 32, 24, BERRY_TYPE_Q8_0},
     {"q8_0", 32, 34, BERRY_TYPE_Q8_0},
     {"q4_K", 256, 144, BERRY_TYPE_Q8_K},
     {"q5_K", 256, 176, BERRY_TYPE_Q8_K},
@@ -19,7 +26,8 @@ static const berry_type_info infos[] = {
     {"q8_K", 256, 292, BERRY_TYPE_Q8_K},
     {"bf16", 1, 2, BERRY_TYPE_F32},
 };
-static const int ids[] = {BERRY_TYPE_F32, BERRY_TYPE_F16, BERRY_TYPE_Q4_0, BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_K,
+static const int ids[] = {BERRY_TYPE_F32, BERRY_TYPE_F16, BERRY_TYPE_Q4_0, BERRY_TYPE_Q4_1, BERRY_TYPE_Q5_0,
+                          BERRY_TYPE_Q5_1, BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_K,
                           BERRY_TYPE_Q5_K, BERRY_TYPE_Q6_K, BERRY_TYPE_Q8_K, BERRY_TYPE_BF16};
 #define N_TYPES (int)(sizeof ids / sizeof ids[0])
 

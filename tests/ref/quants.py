@@ -4,7 +4,7 @@
 #   PYTHONPATH=<llama.cpp>/gguf-py /usr/bin/python3 tests/ref/quants.py tests/data
 # Each file is: u32 byte count, the bytes, u32 float count, the float32 values (little endian).
 #   quant_<type>.bin      random blocks of <type> (finite f16 scales) and gguf-py's dequantization
-#   quant_<type>_q.bin    (q8_0, q4_0, bf16, f16) gguf-py's / NumPy's quantization of random floats:
+#   quant_<type>_q.bin    (q8_0, q4_0, q4_1, q5_0, q5_1, bf16, f16) gguf-py's / NumPy's quantization of random floats:
 #                         the bytes are the quantized blocks, the floats the input
 import os
 import sys
@@ -77,4 +77,17 @@ xb = xb[~np.isnan(xb)]
 write("quant_bf16_q.bin", quants.quantize(xb, T.BF16), xb)
 with np.errstate(over="ignore"):
     write("quant_f16_q.bin", xb.astype(np.float16), xb)
+
+# q4_1, q5_0, q5_1 (added later, with their own random stream so the fixtures above stay as they were).
+rng = np.random.default_rng(20251125)
+for name, (qt, nb, offs) in {"q4_1": (T.Q4_1, 24, [0, 2]), "q5_0": (T.Q5_0, 24, [0]),
+                             "q5_1": (T.Q5_1, 24, [0, 2])}.items():
+    raw = random_blocks(qt, nb, offs)
+    write(f"quant_{name}.bin", raw, quants.dequantize(raw, qt))
+x1 = x.copy()
+x1[160:192] = np.arange(32, dtype=np.float32) * 0.5 + 3     # q4_1/q5_1: min 3, max 18.5, exact steps
+x1[192:224] = np.float32(7.25)                               # constant block: d = 0
+x1[224] = 16; x1[225:256] = np.arange(31, dtype=np.float32) - 15   # q5_0: d = -1, every q exact
+for name, qt in (("q4_1", T.Q4_1), ("q5_0", T.Q5_0), ("q5_1", T.Q5_1)):
+    write(f"quant_{name}_q.bin", quants.quantize(x1.reshape(-1, 32), qt), x1)
 print("wrote fixtures to", out)
