@@ -47,11 +47,22 @@ static double peak_gflops(berry_pool *pool) {
     return f / t * 1e-9;
 }
 
+// The 1-minute load average: other work running beside a benchmark lowers its figures.
+static void print_load(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double load = -1;
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1) load = -1;
+        fclose(f);
+    }
+    if (load >= 0) printf("  load average %.1f%s\n", load, load > 0.5 ? " (other work is running: figures are low and noisy)" : "");
+}
+
 // PyTorch's tokens/s on SHAPE, or 0 when it cannot run.
-static double torch_tokens_per_s(const char *shape, int threads, int steps) {
+static double torch_tokens_per_s(const char *shape, int threads, int steps, int T) {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d /usr/bin/python3 tests/ref/train_bench.py %s %d %d 2>/dev/null",
-             threads, threads, shape, threads, steps);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d /usr/bin/python3 tests/ref/train_bench.py %s %d %d %d 2>/dev/null",
+             threads, threads, shape, threads, steps, T);
     FILE *p = popen(cmd, "r");
     if (!p) return 0;
     double v = 0;
@@ -142,8 +153,10 @@ BENCH(train_llama10m_full) {
     double tps = steps * B * T / (berry_now() - t);
     int64_t np = berry_tmodel_n_trainable(m);
     double nw = (double)hp.n_layer * (4.0 * 320 * 320 + 3.0 * 320 * 864) + 2048.0 * 320;  // + output head
-    printf("llama %.2fM parameters, batch %d x %d, %d threads, float32 peak %.1f GFLOP/s\n", np / 1e6, B, T, nth, peak);
-    double torch_tps = torch_tokens_per_s("llama10m", nth, 2);
+    printf("llama %.2fM parameters, batch %d x %d, %d threads, %d timed steps after 1 warm-up, float32 peak %.1f GFLOP/s\n",
+           np / 1e6, B, T, nth, steps, peak);
+    print_load();
+    double torch_tps = torch_tokens_per_s("llama10m", nth, 2, T);
     report("full fine-tuning", tps, step_flops(&hp, nw, false, T, 1), peak, torch_tps);
     berry_trainer_free(&tr);
     berry_tmodel_free(m);
@@ -158,7 +171,7 @@ BENCH(train_qwen05b_lora16_q8_0) {
     berry_hparams hp = {.arch = BERRY_ARCH_QWEN2, .n_vocab = 151936, .n_embd = 896, .n_layer = 24, .n_head = 14,
                         .n_head_kv = 2, .head_dim = 64, .n_ff = 4864, .n_ctx_train = 32768, .norm_eps = 1e-6f,
                         .rope_theta = 1000000.0f, .rope_freq_scale = 1.0f, .qkv_bias = true, .tied_output = true};
-    enum { B = 1, T = 256 };
+    enum { B = 1, T = 128 };
     berry_tmodel_opts o = {.lora_rank = 16, .lora_alpha = 32, .max_tokens = B * T, .seed = 3};
     char err[256];
     berry_tmodel *m = berry_tmodel_new(&hp, &o, pool, err, sizeof err);
@@ -203,10 +216,12 @@ BENCH(train_qwen05b_lora16_q8_0) {
     }
     double tps = steps * B * T / (berry_now() - t);
     double nw = 24.0 * (2.0 * 896 * 896 + 2.0 * 128 * 896 + 3.0 * 896 * 4864) + 151936.0 * 896;
-    printf("qwen2.5-0.5b shapes, q8_0 base, LoRA rank 16 (%.2fM trainable), batch %d x %d, %d threads, peak %.1f GFLOP/s\n",
-           berry_tmodel_n_trainable(m) / 1e6, B, T, nth, peak);
+    printf("qwen2.5-0.5b shapes, q8_0 base, LoRA rank 16 (%.2fM trainable), batch %d x %d (shortened from 256 to keep\n"
+           "the run to minutes), %d threads, %d timed step after 1 warm-up, peak %.1f GFLOP/s\n",
+           berry_tmodel_n_trainable(m) / 1e6, B, T, nth, steps, peak);
+    print_load();
     printf("  (PyTorch runs the same shapes with a float32 base: it has no q8_0 matrices)\n");
-    double torch_tps = torch_tokens_per_s("qwen05b-lora16", nth, 1);
+    double torch_tps = torch_tokens_per_s("qwen05b-lora16", nth, 1, T);
     report("LoRA r16", tps, step_flops(&hp, nw, true, T, 1), peak, torch_tps);
     berry_trainer_free(&tr);
     berry_tmodel_free(m);

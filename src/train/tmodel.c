@@ -579,14 +579,16 @@ static void rope(const berry_tmodel *m, float *x, int n, int nh, bool inverse) {
     bool neox = m->hp.arch != BERRY_ARCH_LLAMA;
     float base = m->hp.rope_theta > 0 ? m->hp.rope_theta : 10000.0f;
     float fs = m->hp.rope_freq_scale > 0 ? m->hp.rope_freq_scale : 1.0f;
-    float cs[2048];
+    float cs[2048], invf[1024];
     if (half > 1024) return;  // rejected at forward entry
+    for (int i = 0; i < half; i++) {
+        invf[i] = 1.0f / powf(base, (float)(2 * i) / (float)D);
+        if (m->rope_div) invf[i] /= m->rope_div[i];
+    }
     for (int t = 0; t < n; t++) {
         float p = (float)m->posb[t] * fs;
         for (int i = 0; i < half; i++) {
-            float inv = 1.0f / powf(base, (float)(2 * i) / (float)D);
-            if (m->rope_div) inv /= m->rope_div[i];
-            float th = p * inv;
+            float th = p * invf[i];
             cs[2 * i] = cosf(th);
             cs[2 * i + 1] = inverse ? -sinf(th) : sinf(th);
         }
@@ -706,6 +708,29 @@ static void att_bwd_worker(void *ctx, int ith, int nth) {
 
 // ---- one layer -----------------------------------------------------------------------------------
 
+// The gated activation over the pool. Forward: hid = act(gate) * up. Backward (dhid given):
+// dup = dhid * act(gate), dgate = dhid * up * act'(gate). All (N, F).
+typedef struct {
+    bool gelu, backward;
+    size_t n;
+    const float *gate, *up, *dhid;
+    float *hid, *dgate, *dup;
+} glu_job;
+
+static void glu_worker(void *ctx, int ith, int nth) {
+    glu_job *j = ctx;
+    size_t i0 = j->n * (size_t)ith / (size_t)nth, i1 = j->n * (size_t)(ith + 1) / (size_t)nth;
+    for (size_t i = i0; i < i1; i++) {
+        if (!j->backward) {
+            j->hid[i] = (j->gelu ? gelu_tanh(j->gate[i], NULL) : silu(j->gate[i], NULL)) * j->up[i];
+            continue;
+        }
+        float d, g = j->gelu ? gelu_tanh(j->gate[i], &d) : silu(j->gate[i], &d);
+        j->dup[i] = j->dhid[i] * g;
+        j->dgate[i] = j->dhid[i] * j->up[i] * d;
+    }
+}
+
 // Layer L's forward from a->x into OUT (N, C).
 static bool layer_fwd(berry_tmodel *m, int l, lact *a, float *out, int n_seq, int T) {
     const berry_hparams *hp = &m->hp;
@@ -732,8 +757,8 @@ static bool layer_fwd(berry_tmodel *m, int l, lact *a, float *out, int n_seq, in
     if (!lin_fwd(m, l, P_GATE, a->xn2, a->gate, a->u[P_GATE], n)) return false;
     if (!lin_fwd(m, l, P_UP, a->xn2, a->up, a->u[P_UP], n)) return false;
     size_t nf = (size_t)n * F;
-    for (size_t i = 0; i < nf; i++)
-        a->hid[i] = (hp->gelu ? gelu_tanh(a->gate[i], NULL) : silu(a->gate[i], NULL)) * a->up[i];
+    glu_job gj = {.gelu = hp->gelu, .n = nf, .gate = a->gate, .up = a->up, .hid = a->hid};
+    berry_pool_run(m->pool, glu_worker, &gj);
     if (!lin_fwd(m, l, P_DOWN, a->hid, a->fo, a->u[P_DOWN], n)) return false;
     if (hp->post_norms) {
         rmsnorm_fwd(out, a->rstd_pf, a->fo, fw(&m->p[ix[T_POST_FFN]]), n, C, eps);
@@ -761,11 +786,9 @@ static bool layer_bwd(berry_tmodel *m, int l, lact *a, int n_seq, int T) {
     }
     memset(m->dhid, 0, nf * sizeof(float));
     if (!lin_bwd(m, l, P_DOWN, a->hid, a->u[P_DOWN], dfo, m->dhid, n)) return false;
-    for (size_t i = 0; i < nf; i++) {
-        float d, g = hp->gelu ? gelu_tanh(a->gate[i], &d) : silu(a->gate[i], &d);
-        m->dup[i] = m->dhid[i] * g;
-        m->dgate[i] = m->dhid[i] * a->up[i] * d;
-    }
+    glu_job gj = {.gelu = hp->gelu, .backward = true, .n = nf, .gate = a->gate, .up = a->up, .dhid = m->dhid,
+                  .dgate = m->dgate, .dup = m->dup};
+    berry_pool_run(m->pool, glu_worker, &gj);
     memset(m->dxn, 0, nc * sizeof(float));
     if (!lin_bwd(m, l, P_GATE, a->xn2, a->u[P_GATE], m->dgate, m->dxn, n)) return false;
     if (!lin_bwd(m, l, P_UP, a->xn2, a->u[P_UP], m->dup, m->dxn, n)) return false;

@@ -4,7 +4,7 @@
 A plain PyTorch llama / qwen2 (RMSNorm, rotary attention with GQA and a causal mask, SwiGLU, AdamW) as a
 user of Debian's python3-torch (1.13, OpenBLAS) would write it. Prints one line: "tokens_per_s X".
 
-Usage: train_bench.py SHAPE THREADS STEPS
+Usage: train_bench.py SHAPE THREADS STEPS [T]   (T: sequence length instead of the shape's)
   SHAPE: llama10m (full fine-tuning, vocab 2048, width 320, 6 layers, FFN 864, batch 8 x 256)
          qwen05b-lora16 (Qwen2.5-0.5B shapes, frozen f32 base, LoRA rank 16 on every projection, batch 1 x 256)
 """
@@ -108,6 +108,8 @@ class Model(torch.nn.Module):
 
 def main():
     s = shape(sys.argv[1])
+    if len(sys.argv) > 4:
+        s["T"] = int(sys.argv[4])
     torch.set_num_threads(int(sys.argv[2]))
     steps = int(sys.argv[3])
     torch.manual_seed(0)
