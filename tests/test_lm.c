@@ -269,5 +269,14 @@ TEST(lm_score_equals_forward_logprobs) {
         free(lg);
         berry_ctx_free(ctx);
     }
+    // A prompt longer than the context (256 here) is refused before anything is evaluated.
+    char *longp = malloc(400);
+    memset(longp, 'a', 399);
+    longp[399] = 0;
+    int64_t before = lm->counters.prompt_tokens_evaluated;
+    CHECK(berry_lm_score(lm, longp, conts, 2, lp, err, sizeof err) == BERRY_ELIMIT);
+    CHECK(strstr(err, "context") != NULL);
+    CHECK_EQ_INT(lm->counters.prompt_tokens_evaluated, before);
+    free(longp);
     berry_lm_free(lm);
 }

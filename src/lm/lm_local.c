@@ -356,6 +356,11 @@ static berry_status local_score(berry_lm *lm, const char *prompt, const char *co
     base.n_prompt = tokenize_alloc(l->tok, prompt, true, &base.prompt, err, err_size);
     if (base.n_prompt < 0) return BERRY_EINVAL;
     if (base.n_prompt == 0) { free(base.prompt); return berry_errf(err, err_size, BERRY_EINVAL, "score: empty prompt"); }
+    if (base.n_prompt >= l->n_ctx) {
+        free(base.prompt);
+        return berry_errf(err, err_size, BERRY_ELIMIT, "score: the prompt has %lld tokens, the context holds %d",
+                          (long long)base.n_prompt, l->n_ctx);
+    }
     base.logits = malloc((size_t)l->n_vocab * sizeof(float));
     berry_status s = base.logits ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
     if (s == BERRY_OK) s = start_requests(lm, &base, 1, err, err_size);
