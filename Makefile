@@ -69,8 +69,18 @@ test: build/.deps
 bench: build/opt/berry-bench build/opt/berry
 	./build/opt/berry-bench $(BENCH_ARGS)
 
+# Solves a sample problem with the embedded model (models/berry-tiny.gguf). Until `berry solve` exists,
+# greedy decoding of the solve role prompt (src/data/roles.h) through `berry generate`.
+RUN_Q = Tom has 3 boxes with 12 apples in each. He gives 7 apples to Mia. How many apples does Tom have now?
 run: build/opt/berry
-	./build/opt/berry solve "Tom has 3 boxes with 12 apples each. He gives away 7 apples. How many apples does he have left?"
+	@if ./build/opt/berry solve --help >/dev/null 2>&1; then ./build/opt/berry solve "$(RUN_Q)"; else \
+	  printf 'Question: %s\nSolve step by step.\n' "$(RUN_Q)" > build/run_prompt.txt && \
+	  ./build/opt/berry generate -m models/berry-tiny.gguf -f build/run_prompt.txt --temp 0 -n 320 && echo; fi
+
+# Rebuilds the embedded model from nothing into build/model/ (scripts/make_model.sh: curriculum,
+# vocabulary, training, evaluation); `make model SHIP=1` also replaces models/berry-tiny.gguf.
+model: build/opt/berry
+	SHIP=$(SHIP) sh scripts/make_model.sh
 
 # Fuzz targets: fuzz/fuzz_NAME.c, built with clang's libFuzzer and sanitizers into build/fuzz/.
 # Run one with: build/fuzz/fuzz_NAME -max_total_time=60 [corpus dir]

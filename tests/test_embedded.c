@@ -1,0 +1,135 @@
+// test_embedded.c — the shipped embedded model, models/berry-tiny.gguf (built by scripts/make_model.sh):
+// it is a standard llama GGUF within the 8 MB budget, it solves easy word problems greedily, and as
+// the PPRM it prefers the correct one of a clear (correct, flawed) pair in both presentation orders.
+// The problems below are written here (not drawn from berry synth) in the curriculum's wording, and
+// their answers are worked out by hand beside them. Skips visibly when the model is not there.
+#include "test.h"
+#include "data/roles.h"
+#include "lm/lm.h"
+#include "lm/lm_local.h"
+#include "math/extract.h"
+#include "math/grade.h"
+#include "model/gguf.h"
+#include "model/model.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static const char *model_path(void) {
+    static char path[4096];
+    const char *p = berry_test_path("models/berry-tiny.gguf");
+    struct stat st;
+    if (!p || stat(p, &st) != 0) return NULL;
+    snprintf(path, sizeof path, "%s", p);
+    return path;
+}
+
+static berry_lm *open_model(void) {
+    const char *path = model_path();
+    if (!path) return NULL;
+    char err[256];
+    berry_lm_local_params p = {.model_path = path, .n_threads = 2, .n_ctx = 512, .max_batch = 256};
+    berry_lm *lm = berry_lm_local_open(&p, err, sizeof err);
+    if (!lm) fprintf(stderr, "    open %s: %s\n", path, err);
+    return lm;
+}
+
+// llama.cpp loads a llama GGUF by these names: the file must use them, nothing of berry's own.
+TEST(embedded_model_is_a_small_standard_llama_gguf) {
+    const char *path = model_path();
+    if (!path) SKIP("models/berry-tiny.gguf is missing (make model SHIP=1 builds it)");
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    CHECKF(st.st_size <= 8 * 1000 * 1000, "the shipped model is %lld bytes, over the 8 MB budget", (long long)st.st_size);
+    char err[256];
+    berry_gguf *g = berry_gguf_open(path, err, sizeof err);
+    CHECKF(g, "%s", err);
+    const char *s = NULL;
+    size_t n = 0;
+    bool ok = berry_gguf_get_str(g, "general.architecture", &s, &n) && n == 5 && !memcmp(s, "llama", 5);
+    ok = ok && berry_gguf_get_str(g, "tokenizer.ggml.model", &s, &n) && n == 4 && !memcmp(s, "gpt2", 4);
+    const char *names[] = {"token_embd.weight", "output_norm.weight", "output.weight", "blk.0.attn_q.weight",
+                           "blk.0.attn_k.weight", "blk.0.attn_v.weight", "blk.0.attn_output.weight",
+                           "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight",
+                           "blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"};
+    for (size_t i = 0; ok && i < sizeof names / sizeof *names; i++) ok = berry_gguf_find_tensor(g, names[i]) >= 0;
+    berry_gguf_close(g);
+    CHECKF(ok, "%s lacks llama.cpp's architecture, tokenizer or tensor names", path);
+    berry_model *m = berry_model_load(path, err, sizeof err);
+    CHECKF(m, "%s", err);
+    int64_t np = berry_model_n_params(m);
+    berry_model_free(m);
+    CHECKF(np >= 1000000 && np <= 8000000, "%lld parameters: the embedded model is a few million", (long long)np);
+}
+
+typedef struct { const char *q, *answer; } easy;
+
+// Level-1 problems in the curriculum's families, with the solutions worked by hand.
+static const easy EASY[] = {
+    // 3 * 12 = 36 apples, 36 - 7 = 29
+    {"Tom has 3 boxes with 12 apples in each. He gives 7 apples to Mia. How many apples does Tom have now?", "29"},
+    // 4 * 6 = 24 dollars, 30 - 24 = 6
+    {"Nina buys 4 books. Each book costs $6. She pays with a $30 bill. How much change does Nina get?", "6"},
+    // 9 * 5 = 45 pages, 60 - 45 = 15
+    {"Sam reads 9 pages a day for 5 days. The book has 60 pages. How many pages are left to read?", "15"},
+    // 7 + 2 = 9 marbles, 9 * 2 = 18
+    {"Lily has 7 marbles. Then she buys 2 more marbles. Later she ends up with 2 times as many marbles as before. How many marbles does Lily have now?", "18"},
+    // x + 4 - 3 = 8: 8 + 3 = 11, 11 - 4 = 7
+    {"Ben thinks of a number. He adds 4, then subtracts 3, and gets 8. What is the number?", "7"},
+    // 6 * 2 = 12 shells, 12 + 5 = 17
+    {"Emma has 6 shells. A week later she has 2 times as many shells. She finds 5 more shells. How many shells does Emma have at the end?", "17"},
+};
+#define N_EASY (int)(sizeof EASY / sizeof *EASY)
+
+TEST(embedded_model_solves_easy_problems_greedily) {
+    berry_lm *lm = open_model();
+    if (!lm) SKIP("models/berry-tiny.gguf is missing or does not load (make model SHIP=1 builds it)");
+    char prompts[N_EASY][512];
+    berry_lm_request rq[N_EASY];
+    berry_lm_output out[N_EASY];
+    memset(out, 0, sizeof out);
+    for (int i = 0; i < N_EASY; i++) {
+        berry_role_args a = {.question = EASY[i].q};
+        berry_role_prompt(prompts[i], sizeof prompts[i], BERRY_ROLE_SOLVE, &a);
+        rq[i] = (berry_lm_request){.prompt = prompts[i], .sampling = {.temperature = 0, .top_p = 1, .max_tokens = 120}};
+    }
+    char err[256];
+    berry_status st = berry_lm_generate(lm, rq, N_EASY, out, err, sizeof err);
+    berry_lm_free(lm);
+    CHECKF(st == BERRY_OK, "%s", err);
+    int good = 0;
+    berry_grade_opts o = berry_grade_defaults();
+    for (int i = 0; i < N_EASY; i++) {
+        char *ans = berry_math_extract(out[i].text, out[i].len, BERRY_EXTRACT_MARKED);
+        bool ok = ans && berry_math_equal(ans, EASY[i].answer, &o);
+        good += ok;
+        if (!ok) fprintf(stderr, "    missed (want %s): %s\n", EASY[i].answer, out[i].text);
+        free(ans);
+        berry_lm_output_clear(&out[i]);
+    }
+    // A tiny model is not perfect even here; most of these must come out right.
+    CHECKF(good >= N_EASY - 2, "solved %d of %d easy problems", good, N_EASY);
+}
+
+// The compare role: P(Yes) from the logits of the answer, in both orders (SR-MCTS averages the two).
+TEST(embedded_pprm_prefers_the_correct_solution_in_both_orders) {
+    berry_lm *lm = open_model();
+    if (!lm) SKIP("models/berry-tiny.gguf is missing or does not load (make model SHIP=1 builds it)");
+    const char *q = "Sam reads 9 pages a day for 5 days. The book has 60 pages. How many pages are left to read?";
+    // Right: 9 * 5 = 45, 60 - 45 = 15. Flawed: a slip in step 1 (9 * 5 is 45, not 40) carried into step 2.
+    const char *good = "Step 1: 9 * 5 = 45 pages read.\nStep 2: 60 - 45 = 15 pages still to go.\nThe answer is 15.";
+    const char *bad = "Step 1: 9 * 5 = 40 pages read.\nStep 2: 60 - 40 = 20 pages still to go.\nThe answer is 20.";
+    const char *conts[2] = {BERRY_ROLE_YES, BERRY_ROLE_NO};
+    double lp[2][2];
+    char prompt[2][1024], err[256];
+    for (int order = 0; order < 2; order++) {
+        berry_role_args a = {.question = q, .solution = order ? bad : good, .other = order ? good : bad};
+        berry_role_prompt(prompt[order], sizeof prompt[order], BERRY_ROLE_COMPARE, &a);
+        if (berry_lm_score(lm, prompt[order], conts, 2, lp[order], err, sizeof err) != BERRY_OK) {
+            berry_lm_free(lm);
+            CHECKF(0, "%s", err);
+        }
+    }
+    berry_lm_free(lm);
+    CHECKF(lp[0][0] > lp[0][1], "correct first: log P(Yes) %.3f <= log P(No) %.3f", lp[0][0], lp[0][1]);
+    CHECKF(lp[1][1] > lp[1][0], "correct second: log P(No) %.3f <= log P(Yes) %.3f", lp[1][1], lp[1][0]);
+}
