@@ -1,64 +1,23 @@
 // Tests of the local lm (src/lm/lm_local.c): generation must equal what the forward pass and an argmax
 // give when recomputed from scratch; batching, prefix reuse and forks must not change results; stop
 // strings, streaming and scoring must agree with their definitions. The model is a tiny random llama
-// with a byte-level vocabulary (256 byte tokens and two control tokens) built here, so every prompt
-// byte is one token and the expected token sequences are easy to state.
+// with a byte-level vocabulary (256 byte tokens and two control tokens), so every prompt byte is one
+// token and the expected token sequences are easy to state.
 #include "test.h"
 #include "lm/lm_local.h"
 #include "model/forward.h"
 #include "model/gguf.h"
 #include "model/model.h"
 #include "text/sampler.h"
+#include "tiny_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 
-// GPT-2's byte-to-unicode map: printable bytes map to themselves, the others to U+0100 + k in order.
-static void byte_token(int b, char *out) {
-    int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    int cp = b;
-    if (!printable) {
-        int k = 0;
-        for (int x = 0; x < b; x++) {
-            int p = (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255);
-            k += !p;
-        }
-        cp = 256 + k;
-    }
-    if (cp < 0x80) { out[0] = (char)cp; out[1] = 0; }
-    else { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 63)); out[2] = 0; }
-}
-
-// Writes a tiny random llama with the byte-level vocabulary to DIR/tiny.gguf; returns its path.
+// A tiny random llama with the byte-level vocabulary (tests/tiny_model.h). A large std makes the
+// random model's distributions peaked, so greedy text varies.
 static const char *make_model(void) {
-    static char path[512];
-    char vpath[512], err[256];
-    snprintf(vpath, sizeof vpath, "%s/vocab.gguf", berry_test_tmpdir());
-    snprintf(path, sizeof path, "%s/tiny.gguf", berry_test_tmpdir());
-    berry_gguf_writer *w = berry_gguf_writer_new();
-    static char tok_text[258][4];
-    const char *toks[258];
-    int32_t types[258];
-    for (int b = 0; b < 256; b++) { byte_token(b, tok_text[b]); toks[b] = tok_text[b]; types[b] = 1; }
-    toks[256] = "<|bos|>"; types[256] = 3;
-    toks[257] = "<|eos|>"; types[257] = 3;
-    berry_gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    berry_gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
-    berry_gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, 258);
-    berry_gguf_set_arr(w, "tokenizer.ggml.token_type", BERRY_GGUF_INT32, types, 258);
-    berry_gguf_set_arr_str(w, "tokenizer.ggml.merges", NULL, 0);
-    berry_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 256);
-    berry_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 257);
-    berry_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", false);
-    if (berry_gguf_write(w, vpath, err, sizeof err) != BERRY_OK) { berry_gguf_writer_free(w); return NULL; }
-    berry_gguf_writer_free(w);
-    berry_gguf *vg = berry_gguf_open(vpath, err, sizeof err);
-    if (!vg) return NULL;
-    berry_model_init_opts o = {.type = 0, .seed = 7, .std = 0.5f, .vocab = vg, .n_threads = 1};
-    // A large std makes the random model's distributions peaked, so greedy text varies.
-    if (berry_hparams_preset("llama", "tiny", &o.hp, err, sizeof err) != BERRY_OK) return NULL;
-    berry_status s = berry_model_init(&o, path, err, sizeof err);
-    berry_gguf_close(vg);
-    return s == BERRY_OK ? path : NULL;
+    static char path[1024];
+    return berry_ttest_model("llama", 0, 0.5f, "tiny.gguf", path, sizeof path);
 }
 
 static berry_lm *open_lm(const char *path, bool no_cache) {

@@ -2,7 +2,7 @@
 // a byte-level vocabulary (tests/train_tiny.c: byte b is token b, <|eos|> is 257, no BOS), so every
 // expected token sequence below is the bytes of the text, written out by hand.
 #include "test.h"
-#include "train_tiny.h"
+#include "tiny_model.h"
 #include "model/gguf.h"
 #include "model/model.h"
 #include "text/tokenizer.h"

@@ -3,7 +3,7 @@
 // gradients match PyTorch's (test_train.c); W + (alpha/r) B A recomputed here in double precision by
 // three plain loops; and, for run time against merged, the two must agree to float rounding.
 #include "test.h"
-#include "train_tiny.h"
+#include "tiny_model.h"
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "lm/lm_local.h"

@@ -1,5 +1,5 @@
-// train_tiny.c — see train_tiny.h.
-#include "train_tiny.h"
+// train_tiny.c — see tiny_model.h.
+#include "tiny_model.h"
 #include "test.h"
 #include "model/gguf.h"
 #include "model/model.h"

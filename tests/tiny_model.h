@@ -1,7 +1,7 @@
-// train_tiny.h — helpers for the training tests: tiny random models with a byte-level vocabulary
+// tiny_model.h — helpers for tests that need a model: tiny random models with a byte-level vocabulary
 // (every byte one token, so texts are easy to reason about) and the berry binary beside the tests.
-#ifndef BERRY_TRAIN_TINY_H
-#define BERRY_TRAIN_TINY_H
+#ifndef BERRY_TINY_MODEL_H
+#define BERRY_TINY_MODEL_H
 #include <stddef.h>
 
 // Writes a random model of the "tiny" preset of ARCH ("llama", "qwen2", "gemma2") with weight type TYPE
