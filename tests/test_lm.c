@@ -165,7 +165,7 @@ TEST(lm_stop_strings_and_streaming) {
     berry_lm_free(lm);
 }
 
-TEST(lm_sampling_is_deterministic_per_seed) {
+TEST(lm_sampling_streams_are_independent_of_batching) {
     const char *path = make_model();
     CHECK(path);
     berry_lm *lm = open_lm(path, false);
@@ -173,8 +173,9 @@ TEST(lm_sampling_is_deterministic_per_seed) {
     char err[256];
     berry_lm_request rq[4];
     for (int i = 0; i < 4; i++)
-        rq[i] = (berry_lm_request){.prompt = "Seed test", .sampling = {.temperature = 1.0f, .top_p = 1, .seed = 99, .max_tokens = 16}};
-    berry_lm_output a[4], b[4];
+        rq[i] = (berry_lm_request){.prompt = "Seed test",
+                                   .sampling = {.temperature = 1.0f, .top_p = 1, .seed = 99, .stream = (uint64_t)i, .max_tokens = 16}};
+    berry_lm_output a[4], b[4], one;
     CHECK(berry_lm_generate(lm, rq, 4, a, err, sizeof err) == BERRY_OK);
     CHECK(berry_lm_generate(lm, rq, 4, b, err, sizeof err) == BERRY_OK);
     int distinct = 0;
@@ -182,8 +183,19 @@ TEST(lm_sampling_is_deterministic_per_seed) {
         CHECK_STR(a[i].text, b[i].text);
         distinct += i > 0 && strcmp(a[i].text, a[0].text) != 0;
     }
-    // Each request samples from its own stream: identical prompts give different texts.
+    // Different streams give different texts from the same prompt.
     CHECK(distinct > 0);
+    // A request's numbers depend on (seed, stream) only, not on its place in the call.
+    CHECK(berry_lm_generate(lm, &rq[2], 1, &one, err, sizeof err) == BERRY_OK);
+    CHECK_STR(one.text, a[2].text);
+    berry_lm_output_clear(&one);
+    berry_lm_request two[2] = {rq[3], rq[3]};
+    berry_lm_output t[2];
+    CHECK(berry_lm_generate(lm, two, 2, t, err, sizeof err) == BERRY_OK);
+    CHECK_STR(t[0].text, a[3].text);
+    CHECK_STR(t[1].text, a[3].text);
+    berry_lm_output_clear(&t[0]);
+    berry_lm_output_clear(&t[1]);
     for (int i = 0; i < 4; i++) { berry_lm_output_clear(&a[i]); berry_lm_output_clear(&b[i]); }
     berry_lm_free(lm);
 }

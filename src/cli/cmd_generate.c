@@ -144,7 +144,7 @@ static int cmd_generate(int argc, char **argv) {
         reqs[i].prompt = prompt;
         reqs[i].sampling = (berry_sampling){.temperature = (float)temp, .top_k = (int)top_k, .top_p = (float)top_p,
                                             .min_p = (float)min_p, .seed = (uint64_t)seed, .max_tokens = (int)n_predict,
-                                            .stop = stops, .n_stop = n_stop};
+                                            .stop = stops, .n_stop = n_stop, .stream = (uint64_t)i};
         if (!json && n_samples == 1) reqs[i].stream = stream_text;
     }
     if (!json && n_samples == 1 && !chat) fputs(prompt, stdout);

@@ -112,9 +112,10 @@ static int gen(ctx *c, const char *const *prompts, int n, int k, berry_sampling 
         int m = total - i < per ? total - i : per;
         for (int j = 0; j < m; j++) {
             rq[j] = (berry_lm_request){.prompt = prompts[(i + j) / k], .sampling = sp};
-            // Sample streams are picked by (seed, index in the call): shift the seed per call so that every
-            // sample of the run draws from its own stream.
+            // Every sample of the run draws from its own stream: the seed shifts per call, the stream is
+            // the index in the call.
             rq[j].sampling.seed = sp.seed + (uint64_t)(i / per) * 1000003u;
+            rq[j].sampling.stream = (uint64_t)j;
         }
         if (berry_lm_generate(c->lm, rq, m, out + i, err, sizeof err) != BERRY_OK) {
             free(rq);

@@ -16,7 +16,8 @@ typedef struct {
     int top_k;                // 0 = off
     float top_p;              // 1 = off
     float min_p;              // 0 = off
-    uint64_t seed;            // with the request's index, picks the random stream
+    uint64_t seed;            // the request draws from the random stream (seed, stream): requests with
+    uint64_t stream;          // equal seed and stream draw equal numbers, wherever they sit in a call
     int max_tokens;           // generated tokens at most
     const char *const *stop;  // stop strings: generation ends when one appears; it is not returned
     int n_stop;

@@ -262,7 +262,7 @@ static berry_status local_generate(berry_lm *lm, const berry_lm_request *reqs, i
                                   .min_p = sp->min_p, .seed = sp->seed, .logprobs = true};
         r->sampler = berry_sampler_create(&p, err, err_size);
         if (!r->sampler) { s = BERRY_EINVAL; break; }
-        berry_sampler_seed(r->sampler, sp->seed, (uint64_t)i);
+        berry_sampler_seed(r->sampler, sp->seed, sp->stream);
         r->detok = berry_detok_new(l->tok, true);
         r->logits = malloc((size_t)l->n_vocab * sizeof(float));
         if (!r->detok || !r->logits || !text_append(r, "", 0)) { s = berry_errf(err, err_size, BERRY_ENOMEM, "out of memory"); break; }

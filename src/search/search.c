@@ -104,7 +104,10 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
     for (int i0 = 0; i0 < n && s == BERRY_OK; i0 += chunk) {
         int m = n - i0 < chunk ? n - i0 : chunk;
         uint64_t seed = mix(p->seed, u->calls++);
-        for (int i = 0; i < m; i++) reqs[i0 + i].sampling.seed = seed;
+        for (int i = 0; i < m; i++) {
+            reqs[i0 + i].sampling.seed = seed;
+            reqs[i0 + i].sampling.stream = (uint64_t)i;
+        }
         s = berry_lm_generate(u->lm, reqs + i0, m, outs + i0, u->err, u->err_size);
         bool all_full = s == BERRY_OK;
         for (int i = 0; i < m; i++) all_full = all_full && outs[i0 + i].finish == BERRY_FINISH_CONTEXT && outs[i0 + i].n_tokens == 0;
