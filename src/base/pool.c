@@ -2,6 +2,7 @@
 #include "base/pool.h"
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -107,5 +108,10 @@ void berry_pool_run(berry_pool *p, berry_pool_fn fn, void *ctx) {
     atomic_fetch_add(&p->gen, 1);
     if (atomic_load(&p->sleepers) > 0) futex_wake_all(&p->gen);
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    // Spin for the common case (the workers finish within microseconds of the caller); yield the CPU
+    // after that, so that a worker the OS descheduled (more threads than cores) can run.
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_ITERS) cpu_relax();
+        else sched_yield();
+    }
 }
