@@ -22,8 +22,11 @@ struct berry_ctx {
     float *q, *att;            // (B, Q)
     float *k, *v;              // (B, KV)
     float *g, *u;              // (B, F)
-    float *rope_cos, *rope_sin;  // (B, head_dim/2)
     float *inv_freq;           // (head_dim/2) angle per position of each rope pair
+    // cos and sin of every position below rope_n (rope_n, head_dim/2) each, grown on demand: they do
+    // not change between calls, and a table is 1 / (2 n_layer n_head_kv) of the KV cache per token.
+    float *rope_cos, *rope_sin;
+    int rope_n;
     float *th_buf;             // per thread: page_tokens scores + head_dim accumulators
     void *mm_scratch;          // berry_matmul's converted activations
     const berry_lora *lora;    // run-time adapter or NULL
@@ -92,10 +95,9 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
         }
     }
     // Floats, then pointers and ints: sizes in units of their own type, each region 64-byte aligned.
-    size_t fl[] = {B * E, B * E, B * E, B * Q, B * Q, B * KV, B * KV, B * F, B * F, B * H, B * H, H,
+    size_t fl[] = {B * E, B * E, B * E, B * Q, B * Q, B * KV, B * KV, B * F, B * F, H,
                    (size_t)c->nth * (c->page_tokens + hp->head_dim)};
-    float **fp[] = {&c->x, &c->xn, &c->tmp, &c->q, &c->att, &c->k, &c->v, &c->g, &c->u, &c->rope_cos, &c->rope_sin,
-                    &c->inv_freq, &c->th_buf};
+    float **fp[] = {&c->x, &c->xn, &c->tmp, &c->q, &c->att, &c->k, &c->v, &c->g, &c->u, &c->inv_freq, &c->th_buf};
     size_t total = 0;
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) total += (fl[i] * sizeof(float) + 63) & ~(size_t)63;
     size_t ints = 6 * (size_t)B * sizeof(int32_t) + 64 * 6, ptrs = (size_t)B * sizeof(void *) + 64;
@@ -131,6 +133,8 @@ void berry_ctx_free(berry_ctx *c) {
     berry_kv_free(c->kv);
     if (c->own_pool) berry_pool_free(c->pool);
     berry_free(c->alloc);
+    berry_free(c->rope_cos);
+    berry_free(c->rope_sin);
     berry_free(c->lora_u);
     berry_free(c->lora_y);
     berry_free(c->lora_scratch);
@@ -172,10 +176,11 @@ static void add_bias(float *y, const float *b, int T, size_t M) {
 // Rotates the N_HEADS heads of each token's vector in X (T, n_heads * hd) by its position's angles.
 // NEOX pairs (i, i + hd/2) (qwen2, gemma2); "normal" pairs (2i, 2i+1) (llama, whose GGUF Q/K rows
 // llama.cpp's converter permuted so that this equals Hugging Face's rotate_half).
-static void rope(const berry_ctx *c, float *x, int T, int n_heads, int hd, bool neox) {
+// Rows [T0, T1) of X.
+static void rope(const berry_ctx *c, float *x, int t0, int t1, int n_heads, int hd, bool neox) {
     int half = hd / 2;
-    for (int t = 0; t < T; t++) {
-        const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+    for (int t = t0; t < t1; t++) {
+        const float *cs = c->rope_cos + (size_t)c->tok_pos[t] * half, *sn = c->rope_sin + (size_t)c->tok_pos[t] * half;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * hd;
             for (int i = 0; i < half; i++) {
@@ -259,6 +264,138 @@ static inline float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
 
+// ---- element-wise work on the pool ---------------------------------------------------------------
+// Each op runs over one thread's share of rows (tokens), so results do not depend on the thread
+// count. Ops that follow each other with nothing in between are fused into one pass over a row.
+
+typedef enum {
+    EW_ROPE_TABLE,   // rows = positions [n0, n0 + n) of the rope table
+    EW_EMBED,        // x = embedding rows of tokens (times sqrt(E) for gemma), then xn = norm(x, w)
+    EW_NORM,         // out = norm(in, w)
+    EW_QKV,          // q, k, v += biases; rope q and k; k and v into the KV cache
+    EW_RESID,        // tmp = norm(tmp, w) when w (gemma's post-norms); x += tmp; xn = norm(x, w2) when w2
+    EW_GLU,          // g = act(g) * u (SwiGLU, or GeGLU with tanh-GELU); rows = GLU_CHUNK values
+    EW_SOFTCAP,      // out = cap tanh(out / cap), rows of V logits
+} ew_op;
+
+// EW_GLU splits T * F values in chunks, so that a single decoded token's feed-forward still spreads
+// over the threads.
+#define GLU_CHUNK 1024
+
+typedef struct {
+    berry_ctx *c;
+    ew_op op;
+    int n, n0, layer;         // n rows for the pool to split; n0: first position (rope table) or T (GLU)
+    const float *w, *w2;
+    const float *in;
+    float *out;
+    const int32_t *tokens;
+} ew_args;
+
+static void ew_job(void *arg, int ith, int nth) {
+    const ew_args *A = arg;
+    berry_ctx *c = A->c;
+    const berry_model *m = c->m;
+    const berry_hparams *hp = &m->hp;
+    int E = hp->n_embd, hd = hp->head_dim, half = hd / 2;
+    size_t F = (size_t)hp->n_ff;
+    size_t Q = (size_t)hp->n_head * hd, KV = (size_t)hp->n_head_kv * hd;
+    float eps = hp->norm_eps;
+    int b, e;
+    berry_split(A->n, ith, nth, &b, &e);
+    if (b >= e) return;
+    switch (A->op) {
+    case EW_ROPE_TABLE:
+        for (int p = A->n0 + b; p < A->n0 + e; p++)
+            for (int i = 0; i < half; i++) {
+                double a = (double)p * c->inv_freq[i];
+                c->rope_cos[(size_t)p * half + i] = (float)cos(a);
+                c->rope_sin[(size_t)p * half + i] = (float)sin(a);
+            }
+        break;
+    case EW_EMBED: {
+        // Gemma scales by sqrt(n_embd), rounded to float as in both references.
+        float es = sqrtf((float)E);
+        for (int t = b; t < e; t++) {
+            float *xt = c->x + (size_t)t * E;
+            berry_dequantize(m->tok_embd.type, (const unsigned char *)m->tok_embd.data + (size_t)A->tokens[t] * m->tok_embd.row_bytes,
+                             xt, E);
+            if (hp->embd_scale)
+                for (int i = 0; i < E; i++) xt[i] *= es;
+        }
+        if (A->w) rmsnorm(c->xn + (size_t)b * E, c->x + (size_t)b * E, A->w, e - b, E, eps);
+        break;
+    }
+    case EW_NORM: rmsnorm(A->out + (size_t)b * E, A->in + (size_t)b * E, A->w, e - b, E, eps); break;
+    case EW_QKV: {
+        const berry_layer *L = &m->layers[A->layer];
+        bool neox = hp->arch != BERRY_ARCH_LLAMA;
+        add_bias(c->q + (size_t)b * Q, L->bq, e - b, Q);
+        add_bias(c->k + (size_t)b * KV, L->bk, e - b, KV);
+        add_bias(c->v + (size_t)b * KV, L->bv, e - b, KV);
+        rope(c, c->q, b, e, hp->n_head, hd, neox);
+        rope(c, c->k, b, e, hp->n_head_kv, hd, neox);
+        // Distinct tokens own distinct cache rows, and berry_kv_k/v only read the cache's tables.
+        for (int t = b; t < e; t++) {
+            int seq = c->dseq[c->tok_seq_idx[t]];
+            memcpy(berry_kv_k(c->kv, seq, A->layer, c->tok_pos[t]), c->k + (size_t)t * KV, KV * sizeof(float));
+            memcpy(berry_kv_v(c->kv, seq, A->layer, c->tok_pos[t]), c->v + (size_t)t * KV, KV * sizeof(float));
+        }
+        break;
+    }
+    case EW_RESID: {
+        float *tmp = c->tmp + (size_t)b * E, *x = c->x + (size_t)b * E;
+        if (A->w) rmsnorm(tmp, tmp, A->w, e - b, E, eps);
+        for (size_t i = 0; i < (size_t)(e - b) * E; i++) x[i] += tmp[i];
+        if (A->w2) rmsnorm(c->xn + (size_t)b * E, x, A->w2, e - b, E, eps);
+        break;
+    }
+    case EW_GLU: {
+        size_t i0 = (size_t)b * GLU_CHUNK, i1 = (size_t)e * GLU_CHUNK, n = (size_t)A->n0 * (size_t)F;
+        float *g = c->g;
+        const float *u = c->u;
+        for (size_t i = i0; i < i1 && i < n; i++)
+            g[i] = (hp->gelu ? gelu_tanh(g[i]) : g[i] / (1.0f + expf(-g[i]))) * u[i];
+        break;
+    }
+    case EW_SOFTCAP: {
+        float cap = hp->final_softcap, *o = A->out + (size_t)b * hp->n_vocab;
+        for (size_t i = 0; i < (size_t)(e - b) * hp->n_vocab; i++) o[i] = cap * tanhf(o[i] / cap);
+        break;
+    }
+    }
+}
+
+static void ew(berry_ctx *c, ew_args a) {
+    a.c = c;
+    berry_pool_run(c->pool, ew_job, &a);
+}
+
+// Makes the rope table cover positions [0, n): grows it (doubling) and fills the new positions.
+static berry_status rope_table(berry_ctx *c, int n, char *err, size_t err_size) {
+    if (n <= c->rope_n) return BERRY_OK;
+    size_t half = (size_t)c->m->hp.head_dim / 2;
+    int cap = c->rope_n ? c->rope_n : 256;
+    while (cap < n) cap = cap > INT32_MAX / 2 ? n : 2 * cap;
+    float *cs = berry_calloc((size_t)cap * half, sizeof(float)), *sn = berry_calloc((size_t)cap * half, sizeof(float));
+    if (!cs || !sn) {
+        berry_free(cs);
+        berry_free(sn);
+        return berry_errf(err, err_size, BERRY_ENOMEM, "out of memory for the rope table of %d positions", cap);
+    }
+    if (c->rope_n) {
+        memcpy(cs, c->rope_cos, (size_t)c->rope_n * half * sizeof(float));
+        memcpy(sn, c->rope_sin, (size_t)c->rope_n * half * sizeof(float));
+    }
+    berry_free(c->rope_cos);
+    berry_free(c->rope_sin);
+    c->rope_cos = cs;
+    c->rope_sin = sn;
+    ew(c, (ew_args){.op = EW_ROPE_TABLE, .n0 = c->rope_n, .n = cap - c->rope_n});
+    c->rope_n = cap;
+    return BERRY_OK;
+}
+
 // ---- the forward ---------------------------------------------------------------------------------
 
 // Checks the batch and reserves its positions in the cache; on error nothing is appended.
@@ -315,70 +452,43 @@ berry_status berry_forward(berry_ctx *c, const berry_batch *b, float *logits, ch
         for (int d = 0; d < nd; d++) berry_kv_seq_truncate(c->kv, c->dseq[d], c->dlen[d]);
         return berry_errf(err, n, BERRY_EINVAL, "logits are wanted for %d tokens but the output buffer is NULL", nw);
     }
-    int T = b->n, E = hp->n_embd, hd = hp->head_dim, half = hd / 2, F = hp->n_ff;
-    size_t Q = (size_t)hp->n_head * hd, KV = (size_t)hp->n_head_kv * hd;
-    bool neox = hp->arch != BERRY_ARCH_LLAMA;
-
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < half; i++) {
-            double a = (double)c->tok_pos[t] * c->inv_freq[i];
-            c->rope_cos[(size_t)t * half + i] = (float)cos(a);
-            c->rope_sin[(size_t)t * half + i] = (float)sin(a);
-        }
-    // Embeddings (gemma scales them by sqrt(n_embd), rounded to float as in both references).
-    float es = sqrtf((float)E);
-    for (int t = 0; t < T; t++) {
-        float *xt = c->x + (size_t)t * E;
-        berry_dequantize(m->tok_embd.type, (const unsigned char *)m->tok_embd.data + (size_t)b->token[t] * m->tok_embd.row_bytes,
-                         xt, E);
-        if (hp->embd_scale)
-            for (int i = 0; i < E; i++) xt[i] *= es;
+    int T = b->n, E = hp->n_embd;
+    int max_pos = 0;
+    for (int t = 0; t < T; t++) max_pos = c->tok_pos[t] > max_pos ? c->tok_pos[t] : max_pos;
+    if ((s = rope_table(c, max_pos + 1, err, n)) != BERRY_OK) {
+        for (int d = 0; d < nd; d++) berry_kv_seq_truncate(c->kv, c->dseq[d], c->dlen[d]);
+        return s;
     }
+    // Element-wise work runs on the pool (ew), fused where steps meet: each layer's last residual add
+    // also computes the next layer's attention norm. xn = norm(x) on entry to every layer.
+    ew(c, (ew_args){.op = EW_EMBED, .n = T, .tokens = b->token, .w = hp->n_layer > 0 ? m->layers[0].attn_norm : NULL});
     for (int il = 0; il < hp->n_layer; il++) {
         const berry_layer *L = &m->layers[il];
         // Attention block.
-        rmsnorm(c->xn, c->x, L->attn_norm, T, E, hp->norm_eps);
         matmul(c, &L->wq, c->xn, c->q, T);
         matmul(c, &L->wk, c->xn, c->k, T);
         matmul(c, &L->wv, c->xn, c->v, T);
-        add_bias(c->q, L->bq, T, Q);
-        add_bias(c->k, L->bk, T, KV);
-        add_bias(c->v, L->bv, T, KV);
-        rope(c, c->q, T, hp->n_head, hd, neox);
-        rope(c, c->k, T, hp->n_head_kv, hd, neox);
-        for (int t = 0; t < T; t++) {
-            int seq = c->dseq[c->tok_seq_idx[t]];
-            memcpy(berry_kv_k(c->kv, seq, il, c->tok_pos[t]), c->k + (size_t)t * KV, KV * sizeof(float));
-            memcpy(berry_kv_v(c->kv, seq, il, c->tok_pos[t]), c->v + (size_t)t * KV, KV * sizeof(float));
-        }
+        ew(c, (ew_args){.op = EW_QKV, .n = T, .layer = il});
         attn_args A = {c, il, T, berry_hparams_layer_slides(hp, il)};
         berry_pool_run(c->pool, attn_job, &A);
         matmul(c, &L->wo, c->att, c->tmp, T);
-        if (L->post_attn_norm) rmsnorm(c->tmp, c->tmp, L->post_attn_norm, T, E, hp->norm_eps);
-        for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->tmp[i];
+        ew(c, (ew_args){.op = EW_RESID, .n = T, .w = L->post_attn_norm, .w2 = L->ffn_norm});
         // Feed-forward block: SwiGLU, or GeGLU with tanh-GELU (gemma2).
-        rmsnorm(c->xn, c->x, L->ffn_norm, T, E, hp->norm_eps);
         matmul(c, &L->gate, c->xn, c->g, T);
         matmul(c, &L->up, c->xn, c->u, T);
-        for (size_t i = 0; i < (size_t)T * F; i++) {
-            float g = c->g[i];
-            c->g[i] = (hp->gelu ? gelu_tanh(g) : g / (1.0f + expf(-g))) * c->u[i];
-        }
+        ew(c, (ew_args){.op = EW_GLU, .n = (int)(((size_t)T * (size_t)hp->n_ff + GLU_CHUNK - 1) / GLU_CHUNK), .n0 = T});
         matmul(c, &L->down, c->g, c->tmp, T);
-        if (L->post_ffw_norm) rmsnorm(c->tmp, c->tmp, L->post_ffw_norm, T, E, hp->norm_eps);
-        for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->tmp[i];
+        const float *next = il + 1 < hp->n_layer ? m->layers[il + 1].attn_norm : NULL;
+        ew(c, (ew_args){.op = EW_RESID, .n = T, .w = L->post_ffw_norm, .w2 = next});
     }
     // Output head for the wanted rows only.
     if (nw > 0) {
         int k = 0;
         for (int t = 0; t < T; t++)
             if (!b->logits || b->logits[t]) memcpy(c->tmp + (size_t)k++ * E, c->x + (size_t)t * E, (size_t)E * sizeof(float));
-        rmsnorm(c->xn, c->tmp, m->output_norm, nw, E, hp->norm_eps);
+        ew(c, (ew_args){.op = EW_NORM, .n = nw, .in = c->tmp, .out = c->xn, .w = m->output_norm});
         matmul(c, &m->output, c->xn, logits, nw);
-        if (hp->final_softcap > 0) {
-            float cap = hp->final_softcap;
-            for (size_t i = 0; i < (size_t)nw * hp->n_vocab; i++) logits[i] = cap * tanhf(logits[i] / cap);
-        }
+        if (hp->final_softcap > 0) ew(c, (ew_args){.op = EW_SOFTCAP, .n = nw, .out = logits});
     }
     berry_kv_commit(c->kv);
     c->n_evaluated += T;

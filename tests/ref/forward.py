@@ -71,9 +71,10 @@ def load(gguf, path):
 def act_quant(x, wtype):
     """ggml's rounding of activations before a dot product with quantized weights (the reference
     quantizers quantize_row_q8_0_ref / quantize_row_q8_K_ref): q8_0 blocks of 32 for q4_0 / q8_0 weights
+    (and q4_1 / q5_0 / q5_1, whose partner berry makes q8_0 where ggml uses q8_1: the same rounding)
     (scale amax/127 stored as f16, round half away from zero), q8_K blocks of 256 for the K-quants (scale
     -max/127 as f32, round half to even, clamped at 127). Emulated in float32 to match."""
-    if wtype in ("q8_0", "q4_0"):
+    if wtype in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1"):
         blk = 32
     elif wtype in ("q4_k", "q5_k", "q6_k"):
         blk = 256
