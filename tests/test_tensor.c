@@ -201,6 +201,25 @@ TEST(tensor_quant_q4_0_gguf_py) { check_quant("tests/data/quant_q4_0_q.bin", BER
 TEST(tensor_quant_q4_1_gguf_py) { check_quant("tests/data/quant_q4_1_q.bin", BERRY_TYPE_Q4_1); }
 TEST(tensor_quant_q5_0_gguf_py) { check_quant("tests/data/quant_q5_0_q.bin", BERRY_TYPE_Q5_0); }
 TEST(tensor_quant_q5_1_gguf_py) { check_quant("tests/data/quant_q5_1_q.bin", BERRY_TYPE_Q5_1); }
+// Non-finite and huge inputs (a diverged model being quantized) give blocks, never undefined casts:
+// every value index stays in range, and a finite block next to them is unaffected (checked against
+// gguf-py's fixture rounding rule by hand: 0..31 step 1 -> q = x, d = 1, m = 0 for q5_1).
+TEST(tensor_quant_q45_hostile_floats) {
+    float x[96];
+    for (int i = 0; i < 32; i++) x[i] = i % 4 == 0 ? INFINITY : i % 4 == 1 ? -INFINITY : i % 4 == 2 ? NAN : 3e38f;
+    for (int i = 32; i < 64; i++) x[i] = i % 2 ? 3.4e38f : -3.4e38f;   // max - min overflows to inf
+    for (int i = 64; i < 96; i++) x[i] = (float)(i - 64);
+    berry_type ts[] = {BERRY_TYPE_Q4_1, BERRY_TYPE_Q5_0, BERRY_TYPE_Q5_1};
+    for (int k = 0; k < 3; k++) {
+        uint8_t q[3 * 24];
+        float y[96];
+        CHECK_EQ_INT(berry_quantize(ts[k], x, q, 96), berry_row_size(ts[k], 96));
+        berry_dequantize(ts[k], q, y, 96);
+        if (ts[k] == BERRY_TYPE_Q5_1)
+            for (int i = 64; i < 96; i++) CHECKF(y[i] == x[i], "q5_1 y[%d] = %g, expected %g", i, y[i], x[i]);
+    }
+}
+
 TEST(tensor_quant_bf16_gguf_py) { check_quant("tests/data/quant_bf16_q.bin", BERRY_TYPE_BF16); }
 TEST(tensor_quant_f16_numpy) {
     check_quant("tests/data/quant_f16_q.bin", BERRY_TYPE_F16);

@@ -1,8 +1,9 @@
 // matmul.h — dot products and matrix products of weights of any type with f32 activations.
 //
 // Weights W are (M, K): M rows of K values of type T, each row berry_row_size(T, K) bytes.
-// Activations are converted once to T's vec_dot_type (q8_0 for q4_0/q8_0, q8_K for the K-quants,
-// f32 for the float types in berry's choice) and multiplied by every row. Every kernel has a scalar
+// Activations are converted once to T's vec_dot_type (q8_0 for q4_0/q4_1/q5_0/q5_1/q8_0 (ggml's q8_1
+// for q4_1/q5_1 is q8_0 plus each block's sum, which berry's kernels compute themselves), q8_K for the
+// K-quants, f32 for the float types in berry's choice) and multiplied by every row. Every kernel has a scalar
 // reference and SIMD paths (AVX2, AVX-512) chosen at run time from the CPU's features.
 #ifndef BERRY_MATMUL_H
 #define BERRY_MATMUL_H
