@@ -61,7 +61,8 @@ typedef void (*berry_quant_fn)(const float *src, void *dst, int64_t n);
 typedef struct { const uint8_t *q; size_t stride; const float *d; const int32_t *s8; int64_t nb; } berry_act_q8;
 // Packed GEMM panel: packs weight rows [0, nc) (nc <= 8, W rows ws bytes apart) over blocks
 // [b0, b0 + nbs) (nbs <= BERRY_PANEL_BLOCKS) once, then for every activation row r in [r0, r1):
-// Y[r * ldy + c] = (or += when ADD) the partial dot over those blocks. Q4: q4_0 weights, else q8_0.
+// Y[r * ldy + c] = (or += when ADD) the partial dot over those blocks. Q4: 1 q4_0 weights, 2 q5_0
+// (unsigned values, offset 16 = 2 * s8), 0 q8_0.
 #define BERRY_PANEL_BLOCKS 32
 typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs,
                                const berry_act_q8 *x, int r0, int r1, float *y, size_t ldy, int add);

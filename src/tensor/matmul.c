@@ -266,7 +266,7 @@ static kernel_set pick(berry_type t) {
             k.tc = fl ? K->f_cols : kq ? K->k_cols : q45 ? K->q45_cols : K->q_cols;
         }
         if (!k.quant) k.quant = q;
-        if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
+        if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
     }
     return k;
@@ -313,7 +313,7 @@ typedef struct {
     size_t xstride;
     uint8_t *scratch;
     berry_act_q8 act;    // the packed GEMM's view of q8_0 activations (when packed)
-    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM; q4: q4_0 weights
+    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM; q4: 1 q4_0 weights, 2 q5_0
     int kind;            // float weights: 0 f32, 1 f16, 2 bf16
     float *y;            // (rows, M)
     int rows;
@@ -458,7 +458,7 @@ void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x,
             int64_t nb = k / 32;
             size_t off = ((size_t)rows * j.xstride + 63) / 64 * 64;
             j.packed = 1;
-            j.q4 = t == BERRY_TYPE_Q4_0;
+            j.q4 = t == BERRY_TYPE_Q4_0 ? 1 : t == BERRY_TYPE_Q5_0 ? 2 : 0;
             j.act = (berry_act_q8){.q = scratch, .stride = j.xstride, .d = (const float *)((uint8_t *)scratch + off),
                                    .s8 = (const int32_t *)((uint8_t *)scratch + off + (size_t)rows * (size_t)nb * 4),
                                    .nb = nb};

@@ -362,14 +362,16 @@ INLINE void transpose8(__m256i r[8]) {
 // Packed layout per block: q4: 8 vectors (steps) of unsigned nibbles; q8: 8 vectors of w then 8 of
 // |w|. Scales: 8 floats per block in PD (0 for missing rows, whose values are zero too).
 INLINE void pack_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, __m256i *pq, float *pd) {
-    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    size_t bs = q4 == 2 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
     for (int b = 0; b < nbs; b++) {
         __m256i r[8];
         for (int c = 0; c < 8; c++) {
             if (c >= nc) { r[c] = _mm256_setzero_si256(); pd[8 * b + c] = 0; continue; }
             const uint8_t *blk = w + (size_t)c * ws + (size_t)(b0 + b) * bs;
             pd[8 * b + c] = f16(blk);
-            if (q4) {
+            if (q4 == 2) {
+                r[c] = load_q45(blk, 1);
+            } else if (q4) {
                 __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));
                 r[c] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
             } else {
@@ -394,8 +396,8 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nbs; b++) {
         const __m256i *P = pq + (size_t)b * (q4 ? 8 : 16);
-        __m256i sum[6];
-        for (int i = 0; i < NR; i++) sum[i] = _mm256_setzero_si256();
+        __m256i sum[6], part[6];
+        for (int i = 0; i < NR; i++) sum[i] = part[i] = _mm256_setzero_si256();
         const uint8_t *xq[6];
         for (int i = 0; i < NR; i++) xq[i] = xr[i] + (size_t)(b0 + b) * sizeof(berry_block_q8_0) + 2;
         for (int st = 0; st < 8; st++) {
@@ -406,6 +408,13 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
                     memcpy(&xv, xq[i] + 4 * st, 4);
                     sum[i] = _mm256_add_epi16(sum[i], _mm256_maddubs_epi16(ws, _mm256_set1_epi32(xv)));
                 }
+                // q5_0 (values 0..31): int16 pair sums reach 2 * 31 * 127 a step, so only 4 steps fit
+                // before they move to int32.
+                if (q4 == 2 && st == 3)
+                    for (int i = 0; i < NR; i++) {
+                        part[i] = _mm256_madd_epi16(sum[i], ones);
+                        sum[i] = _mm256_setzero_si256();
+                    }
             } else {
                 __m256i wa = _mm256_load_si256(P + 8 + st);
                 for (int i = 0; i < NR; i++) {
@@ -420,7 +429,8 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
         for (int i = 0; i < NR; i++) {
             size_t xi = (size_t)(r + i) * (size_t)x->nb + (size_t)(b0 + b);
             __m256i s32 = sum[i];
-            if (q4) s32 = _mm256_sub_epi32(_mm256_madd_epi16(s32, ones), _mm256_set1_epi32(x->s8[xi]));
+            if (q4) s32 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_madd_epi16(s32, ones), part[i]),
+                                           _mm256_set1_epi32(q4 == 2 ? 2 * x->s8[xi] : x->s8[xi]));
             acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
         }
     }
@@ -444,7 +454,10 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
     if (nbs > BERRY_PANEL_BLOCKS) return;
     pack_q8(q4, w, ws, nc, b0, nbs, pq, pd);
     int r = r0;
-    if (q4) {
+    if (q4 == 2) {
+        for (; r + 6 <= r1; r += 6) panel_rows(2, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 6);
+        for (; r < r1; r++) panel_rows(2, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
+    } else if (q4) {
         for (; r + 6 <= r1; r += 6) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 6);
         for (; r < r1; r++) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
     } else {
