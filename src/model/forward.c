@@ -366,9 +366,13 @@ static void ew_job(void *arg, int ith, int nth) {
     }
 }
 
+// Below 4 tokens (decode) the work is a few microseconds: done on the calling thread, as a dispatch
+// would cost more, most of all on a machine where other processes hold the cores.
 static void ew(berry_ctx *c, ew_args a) {
     a.c = c;
-    berry_pool_run(c->pool, ew_job, &a);
+    int tokens = a.op == EW_GLU ? a.n0 : a.op == EW_ROPE_TABLE ? 4 : a.n;
+    if (tokens < 4) ew_job(&a, 0, 1);
+    else berry_pool_run(c->pool, ew_job, &a);
 }
 
 // Makes the rope table cover positions [0, n): grows it (doubling) and fills the new positions.
