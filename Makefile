@@ -69,13 +69,15 @@ test: build/.deps
 bench: build/opt/berry-bench build/opt/berry
 	./build/opt/berry-bench $(BENCH_ARGS)
 
-# Solves a sample problem with the embedded model (models/berry-tiny.gguf). Until `berry solve` exists,
-# greedy decoding of the solve role prompt (src/data/roles.h) through `berry generate`.
+# Solves a sample problem with the embedded model (models/berry-tiny.gguf): its greedy chain of thought
+# (the solve role prompt of src/data/roles.h), then SR-MCTS through `berry solve`, tree and answer.
 RUN_Q = Tom has 3 boxes with 12 apples in each. He gives 7 apples to Mia. How many apples does Tom have now?
 run: build/opt/berry
-	@if ./build/opt/berry solve --help >/dev/null 2>&1; then ./build/opt/berry solve "$(RUN_Q)"; else \
-	  printf 'Question: %s\nSolve step by step.\n' "$(RUN_Q)" > build/run_prompt.txt && \
-	  ./build/opt/berry generate -m models/berry-tiny.gguf -f build/run_prompt.txt --temp 0 -n 320 && echo; fi
+	@printf 'Question: %s\nSolve step by step.\n' "$(RUN_Q)" > build/run_prompt.txt
+	@echo "== greedy chain of thought (berry generate --temp 0)"
+	@./build/opt/berry generate -m models/berry-tiny.gguf -f build/run_prompt.txt --temp 0 -n 320 2>/dev/null; echo
+	@echo "== SR-MCTS (berry solve --tree; the last line is the answer)"
+	@./build/opt/berry solve --tree "$(RUN_Q)"
 
 # Rebuilds the embedded model from nothing into build/model/ (scripts/make_model.sh: curriculum,
 # vocabulary, training, evaluation); `make model SHIP=1` also replaces models/berry-tiny.gguf.
