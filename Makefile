@@ -62,7 +62,7 @@ build/opt/berry-bench: $(BENCH_SRC:%.c=build/opt/%.o) build/opt/libberry.a
 # Tests run in both builds; tests/run.sh prints one total line "N passed, N failed, N skipped".
 test: build/.deps
 	@sh scripts/deps.sh test
-	@$(MAKE) --no-print-directory build/opt/berry-tests build/asan/berry-tests build/opt/berry build/asan/berry
+	@$(MAKE) --no-print-directory -j$$(nproc) build/opt/berry-tests build/asan/berry-tests build/opt/berry build/asan/berry
 	@sh tests/run.sh
 
 
