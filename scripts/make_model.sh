@@ -27,9 +27,9 @@ N_TRAIN=12000 N_TEST=300
 VOCAB=2048
 SHAPE=192,4,4,4,512,512   # embd, layers, heads, kv heads, ffn, context: ~2.6M parameters
 # Examples per role in the training mixture (the first N of each file; the trainer shuffles them).
-MIX_SOLVE=8000 MIX_CRITIQUE=2000 MIX_REWRITE=2000 MIX_SELFEVAL=1200 MIX_COMPARE=2800
+MIX_SOLVE=12000 MIX_CRITIQUE=3000 MIX_REWRITE=3000 MIX_SELFEVAL=1800 MIX_COMPARE=4200
 # Small batches: at this budget the number of updates matters more than the gradient's noise.
-STEPS=1200 BATCH=4 CTX=512 LR=3e-3 WARMUP=40
+STEPS=1800 BATCH=4 CTX=512 LR=3e-3 WARMUP=40
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 command -v jq >/dev/null 2>&1 || { echo "make_model.sh needs jq (apt-get install jq)" >&2; exit 1; }
