@@ -32,6 +32,7 @@ MIX_SOLVE=12000 MIX_CRITIQUE=3000 MIX_REWRITE=3000 MIX_SELFEVAL=1800 MIX_COMPARE
 STEPS=1800 BATCH=4 CTX=512 LR=3e-3 WARMUP=40
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+sh scripts/deps.sh model
 command -v jq >/dev/null 2>&1 || { echo "make_model.sh needs jq (apt-get install jq)" >&2; exit 1; }
 [ -x "$BERRY" ] || { echo "build $BERRY first (make)" >&2; exit 1; }
 T0=$(date +%s)
