@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages berry builds and tests with, when they are missing. Build: gcc, make,
-# libgmp-dev (exact rationals in the grader). Tests: python3-torch, python3-numpy, python3-sympy (as
+# libgmp-dev (exact rationals in the grader), libpcre2-dev (Unicode classes of the tokenizers). Tests: python3-torch, python3-numpy, python3-sympy (as
 # references), nodejs/npm (the tokenizer references); `make model` also needs jq.
 # Usage: scripts/deps.sh [build|test|model]
 set -e
