@@ -16,6 +16,21 @@ void *berry_calloc(size_t n, size_t size) {
 
 void berry_free(void *p) { free(p); }
 
+bool berry_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
+    size_t c = *cap ? *cap : 64, bytes;
+    while (c < need) {
+        if (c > SIZE_MAX / 2) return false;
+        c *= 2;
+    }
+    if (!berry_mul_ok(c, elem, &bytes)) return false;
+    void *q = realloc(*p, bytes);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
 char *berry_strndup(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (!d) return NULL;

@@ -14,6 +14,10 @@ void berry_free(void *p);
 static inline bool berry_mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
 static inline bool berry_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
 
+// Grows the malloc'd array *P (capacity *CAP elements of ELEM bytes) to hold at least NEED elements,
+// doubling; false (with *P untouched) when memory runs out or the size overflows.
+bool berry_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 // strdup that returns NULL on failure (C11 has none).
 char *berry_strdup(const char *s);
 char *berry_strndup(const char *s, size_t n);

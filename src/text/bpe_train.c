@@ -38,15 +38,6 @@ typedef struct {
     bool oom;
 } trainer;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return false;
-    *p = q; *cap = c;
-    return true;
-}
 
 static uint64_t hash_bytes(const void *p, size_t n) {
     const uint8_t *s = p;
@@ -88,10 +79,10 @@ static void add_word(void *ctx, const char *w, size_t n) {
         if (x->n == n && memcmp(t->wbytes + t->wboff[t->wslot[k]], w, n) == 0) { x->count++; return; }
     }
     size_t capw = t->capw;
-    if (!grow((void **)&t->w, &t->capw, t->nw + 1, sizeof *t->w) ||
-        !grow((void **)&t->wboff, &capw, t->nw + 1, sizeof *t->wboff) ||
-        !grow((void **)&t->wbytes, &t->capwb, t->nwb + n, 1) ||
-        !grow((void **)&t->sym, &t->capsym, t->nsym + n, sizeof *t->sym)) { t->oom = true; return; }
+    if (!berry_grow((void **)&t->w, &t->capw, t->nw + 1, sizeof *t->w) ||
+        !berry_grow((void **)&t->wboff, &capw, t->nw + 1, sizeof *t->wboff) ||
+        !berry_grow((void **)&t->wbytes, &t->capwb, t->nwb + n, 1) ||
+        !berry_grow((void **)&t->sym, &t->capsym, t->nsym + n, sizeof *t->sym)) { t->oom = true; return; }
     memcpy(t->wbytes + t->nwb, w, n);
     t->wboff[t->nw] = (uint32_t)t->nwb;
     t->nwb += n;
@@ -139,7 +130,7 @@ static bool hent_before(const hent *x, const hent *y) {
 }
 
 static void heap_push(trainer *t, hent e) {
-    if (!grow((void **)&t->heap, &t->caph, t->nh + 1, sizeof *t->heap)) { t->oom = true; return; }
+    if (!berry_grow((void **)&t->heap, &t->caph, t->nh + 1, sizeof *t->heap)) { t->oom = true; return; }
     size_t i = t->nh++;
     while (i > 0 && hent_before(&e, &t->heap[(i - 1) / 2])) { t->heap[i] = t->heap[(i - 1) / 2]; i = (i - 1) / 2; }
     t->heap[i] = e;
@@ -167,7 +158,7 @@ static void count_pair(trainer *t, int32_t a, int32_t b, int64_t delta, int32_t 
     p->count += delta;
     if (note) {
         size_t cap = p->cap_occ;
-        if (!grow((void **)&p->occ, &cap, p->n_occ + 1, sizeof *p->occ)) { t->oom = true; return; }
+        if (!berry_grow((void **)&p->occ, &cap, p->n_occ + 1, sizeof *p->occ)) { t->oom = true; return; }
         p->cap_occ = (uint32_t)cap;
         p->occ[p->n_occ++] = w;
     }
@@ -185,9 +176,9 @@ static int32_t tok_find(const berry_bpe *b, const trainer *t, const char *s, siz
 
 static int32_t tok_add(berry_bpe *b, trainer *t, const char *s, size_t n) {
     size_t cap = (size_t)b->cap_tok, cap2 = cap;
-    if (!grow((void **)&b->tok_off, &cap, (size_t)b->n_tok + 1, sizeof *b->tok_off) ||
-        !grow((void **)&b->tok_len, &cap2, (size_t)b->n_tok + 1, sizeof *b->tok_len) ||
-        !grow((void **)&b->tok_bytes, &b->tok_bytes_cap, b->tok_bytes_n + n, 1)) { t->oom = true; return -1; }
+    if (!berry_grow((void **)&b->tok_off, &cap, (size_t)b->n_tok + 1, sizeof *b->tok_off) ||
+        !berry_grow((void **)&b->tok_len, &cap2, (size_t)b->n_tok + 1, sizeof *b->tok_len) ||
+        !berry_grow((void **)&b->tok_bytes, &b->tok_bytes_cap, b->tok_bytes_n + n, 1)) { t->oom = true; return -1; }
     b->cap_tok = (int32_t)cap;
     memcpy(b->tok_bytes + b->tok_bytes_n, s, n);
     b->tok_off[b->n_tok] = (uint32_t)b->tok_bytes_n;
@@ -287,7 +278,7 @@ berry_bpe *berry_bpe_train(const char *const *texts, const size_t *lens, size_t 
         if (cur < min_freq) break;
         // The new token.
         size_t la = b->tok_len[e.a], lb = b->tok_len[e.b];
-        if (!grow((void **)&cat, &cat_cap, la + lb, 1)) { t.oom = true; break; }
+        if (!berry_grow((void **)&cat, &cat_cap, la + lb, 1)) { t.oom = true; break; }
         memcpy(cat, b->tok_bytes + b->tok_off[e.a], la);
         memcpy(cat + la, b->tok_bytes + b->tok_off[e.b], lb);
         int32_t c = tok_find(b, &t, cat, la + lb);
@@ -409,7 +400,7 @@ berry_status berry_bpe_train_files(const char *const *paths, int n_paths, const 
         size_t cap = 0, len = 0;
         char *buf = NULL;
         for (;;) {
-            if (!grow((void **)&buf, &cap, len + 65536, 1)) { fclose(f); free(buf); st = berry_errf(err, err_size, BERRY_ENOMEM, "out of memory reading '%s'", paths[i]); goto done; }
+            if (!berry_grow((void **)&buf, &cap, len + 65536, 1)) { fclose(f); free(buf); st = berry_errf(err, err_size, BERRY_ENOMEM, "out of memory reading '%s'", paths[i]); goto done; }
             size_t r = fread(buf + len, 1, 65536, f);
             len += r;
             if (r < 65536) break;

@@ -510,21 +510,12 @@ typedef struct {
     bool oom;
 } session;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return false;
-    *p = q; *cap = c;
-    return true;
-}
 
 static void emit(session *s, int32_t id) {
     if (s->n < s->cap) s->out[s->n] = id;
     s->n++;
     if (s->wrec) {
-        if (grow((void **)&s->wbuf, &s->wcap, s->wn + 1, sizeof *s->wbuf)) s->wbuf[s->wn++] = id;
+        if (berry_grow((void **)&s->wbuf, &s->wcap, s->wn + 1, sizeof *s->wbuf)) s->wbuf[s->wn++] = id;
         else s->wrec = false;
     }
 }
@@ -540,7 +531,7 @@ static uint32_t score_key(float f) {
 }
 
 static void heap_push(session *s, struct ent e, bool spm) {
-    if (!grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) { s->oom = true; return; }
+    if (!berry_grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) { s->oom = true; return; }
     size_t i = s->heap_n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -585,7 +576,7 @@ static void try_pair(session *s, const char *w, int32_t l, int32_t r, bool spm) 
 // Splits W (N bytes) into initial symbols: one per byte (byte-level BPE) or per UTF-8 character.
 static int32_t init_symbols(session *s, const char *w, size_t n, bool per_byte) {
     const berry_tokenizer *t = s->t;
-    if (!grow((void **)&s->sym, &s->sym_cap, n, sizeof *s->sym)) { s->oom = true; return 0; }
+    if (!berry_grow((void **)&s->sym, &s->sym_cap, n, sizeof *s->sym)) { s->oom = true; return 0; }
     int32_t k = 0;
     for (size_t i = 0; i < n; k++) {
         // A symbol is a byte, or a valid UTF-8 character. (llama.cpp trusts the lead byte, so an invalid
@@ -666,8 +657,8 @@ static void bpe_word(session *s, const char *w, size_t n) {
     if (s->wrec && !s->oom) {
         s->wrec = false;
         size_t vn = s->wn;
-        if (grow((void **)&s->ckeys, &s->ckeys_cap, s->ckeys_n + n, 1) &&
-            grow((void **)&s->cvals, &s->cvals_cap, s->cvals_n + vn, sizeof *s->cvals)) {
+        if (berry_grow((void **)&s->ckeys, &s->ckeys_cap, s->ckeys_n + n, 1) &&
+            berry_grow((void **)&s->cvals, &s->cvals_cap, s->cvals_n + vn, sizeof *s->cvals)) {
             memcpy(s->ckeys + s->ckeys_n, w, n);
             memcpy(s->cvals + s->cvals_n, s->wbuf, vn * sizeof *s->cvals);
             *ce = (struct centry){h, (uint32_t)s->ckeys_n, (uint32_t)n, (uint32_t)s->cvals_n, (uint32_t)vn};
@@ -814,7 +805,7 @@ static char *escape_spaces(session *s, const char *text, size_t len, bool prefix
     size_t sp = prefix;
     for (size_t i = 0; i < len; i++) sp += text[i] == ' ';
     size_t need = len + 2 * sp + 1;
-    if (!grow((void **)&s->work, &s->work_cap, need, 1)) { s->oom = true; return NULL; }
+    if (!berry_grow((void **)&s->work, &s->work_cap, need, 1)) { s->oom = true; return NULL; }
     char *w = s->work;
     size_t o = 0;
     if (prefix) { memcpy(w, "\xe2\x96\x81", 3); o = 3; }
@@ -857,7 +848,7 @@ static occ *find_specials(const berry_tokenizer *t, const char *text, size_t len
             int32_t id = find_text(t, text + p, l);
             if (id < 0 || !(t->attr[id] & (A_CONTROL | A_USER | A_UNKNOWN))) continue;
             if (!parse_special && !(t->attr[id] & A_USER)) continue;
-            if (!grow((void **)&o, &cap, n + 1, sizeof *o)) { *oom = true; free(o); return NULL; }
+            if (!berry_grow((void **)&o, &cap, n + 1, sizeof *o)) { *oom = true; free(o); return NULL; }
             o[n++] = (occ){p, l, id, 0};
         }
     }
