@@ -51,6 +51,26 @@ const char *berry_test_path(const char *rel) {
 
 const char *berry_test_tmpdir(void) { return tmpdir; }
 
+char *berry_test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    for (size_t k; s && (k = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += k;
+        if (n + 1 == cap) {
+            char *t = realloc(s, cap *= 2);
+            if (!t) free(s);
+            s = t;
+        }
+    }
+    fclose(f);
+    if (!s) return NULL;
+    s[n] = 0;
+    if (len) *len = n;
+    return s;
+}
+
 static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
     (void)s; (void)flag; (void)f;
     return remove(p);

@@ -14,6 +14,9 @@ void berry_test_fail(const char *file, int line, const char *fmt, ...) __attribu
 void berry_test_skip(const char *why);
 // Path of the repository root (tests find fixtures as berry_test_path("tests/data/x")).
 const char *berry_test_path(const char *rel);
+// The whole file PATH, NUL-terminated (free it), its length in *LEN when LEN is not NULL; NULL when it
+// cannot be read.
+char *berry_test_read_file(const char *path, size_t *len);
 // A fresh temporary directory for this test, removed after it.
 const char *berry_test_tmpdir(void);
 

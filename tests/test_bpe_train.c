@@ -27,23 +27,10 @@ TEST(bpe_train_hand_example) {
     berry_bpe_free(b);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    if (b) { b[n] = 0; *len = (size_t)n; }
-    return b;
-}
-
 TEST(bpe_train_matches_naive_reference) {
     size_t len, rl;
-    char *text = slurp(berry_test_path("tests/data/tok_bpe_corpus.txt"), &len);
-    char *ref = slurp(berry_test_path("tests/data/tok_bpe_merges.txt"), &rl);
+    char *text = berry_test_read_file(berry_test_path("tests/data/tok_bpe_corpus.txt"), &len);
+    char *ref = berry_test_read_file(berry_test_path("tests/data/tok_bpe_merges.txt"), &rl);
     CHECK(text && ref);
     char err[256];
     // The reference ran with 300 merges allowed and minimum frequency 2 (it stopped at 156).
@@ -79,7 +66,7 @@ TEST(bpe_train_gguf_roundtrip) {
     CHECK_STR(berry_tokenizer_text(t, berry_tokenizer_eot(t)), "<|eot_id|>");
     CHECK(berry_tokenizer_adds_bos(t));
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = berry_test_read_file(path, &len);
     CHECK(text);
     int32_t *ids = malloc(len * sizeof *ids + 64);
     int64_t n = berry_tokenize(t, text, len, true, false, ids, (int64_t)len + 16, err, sizeof err);

@@ -77,18 +77,6 @@ TEST(model_init_load_roundtrip) {
     }
 }
 
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*n ? *n : 1);
-    if (b && fread(b, 1, *n, f) != *n) { free(b); b = NULL; }
-    fclose(f);
-    return b;
-}
-
 TEST(model_init_is_independent_of_threads) {
     char p1[600], p2[600];
     snprintf(p1, sizeof p1, "%s/a.gguf", berry_test_tmpdir());
@@ -96,7 +84,7 @@ TEST(model_init_is_independent_of_threads) {
     CHECK(write_tiny("gemma2", BERRY_TYPE_Q4_0, 1, p1));
     CHECK(write_tiny("gemma2", BERRY_TYPE_Q4_0, 3, p2));
     size_t n1 = 0, n2 = 0;
-    char *a = slurp(p1, &n1), *b = slurp(p2, &n2);
+    char *a = berry_test_read_file(p1, &n1), *b = berry_test_read_file(p2, &n2);
     CHECK(a && b && n1 == n2 && n1 > 1000);
     CHECK(memcmp(a, b, n1) == 0);
     free(a), free(b);

@@ -288,20 +288,6 @@ TEST(synth_split_proportions) {
 
 // ---- the written files ----
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    if (b) b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
-}
-
 static const char *const splits[] = {"train", "dev", "test"};
 static const char *const roles[] = {"problems", "pretrain", "solve", "critique", "rewrite", "selfeval", "compare", "dpo", "journey"};
 
@@ -328,7 +314,7 @@ TEST(synth_write_is_deterministic) {
             snprintf(pb, sizeof pb, "%s/%s_%s.jsonl", b, splits[s], roles[r]);
             snprintf(pc, sizeof pc, "%s/%s_%s.jsonl", c, splits[s], roles[r]);
             size_t na, nb, nc;
-            char *x = slurp(pa, &na), *y = slurp(pb, &nb), *z = slurp(pc, &nc);
+            char *x = berry_test_read_file(pa, &na), *y = berry_test_read_file(pb, &nb), *z = berry_test_read_file(pc, &nc);
             CHECKF(x && y && z && na > 0, "%s missing or empty", pa);
             CHECKF(na == nb && !memcmp(x, y, na), "%s differs between two runs with the same seed", pa);
             CHECKF(na != nc || memcmp(x, z, na), "%s is the same for seeds 3 and 4", pa);
@@ -342,7 +328,7 @@ typedef struct { char *id, *question; int split, level, seed; } rec;
 static int read_problems(const char *dir, int seed, int split, rec *out, int max, int *n) {
     char path[1100];
     snprintf(path, sizeof path, "%s/%s_problems.jsonl", dir, splits[split]);
-    char *text = slurp(path, NULL);
+    char *text = berry_test_read_file(path, NULL);
     if (!text) return -1;
     int lines = 0;
     for (char *p = text, *e; *p; p = e + 1) {
@@ -432,7 +418,7 @@ TEST(synth_files_have_trainer_fields) {
         for (int ro = 0; ro < 9; ro++) {
             char path[1100];
             snprintf(path, sizeof path, "%s/%s_%s.jsonl", d, splits[s], roles[ro]);
-            char *text = slurp(path, NULL);
+            char *text = berry_test_read_file(path, NULL);
             CHECKF(text, "%s missing", path);
             int lines = 0, yes = 0, no = 0;
             for (char *p = text, *e; *p; p = e + 1) {

@@ -11,20 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-// Reads a whole file; NULL when it cannot.
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    if (b) { b[n] = 0; *len = (size_t)n; }
-    return b;
-}
-
 // The llama.cpp checkout's path (fetching it on first use), or NULL.
 static const char *llama_cpp_dir(void) {
     static char dir[4096];
@@ -67,9 +53,9 @@ static int run_suite(const char *name, int *n_tests) {
     char path[4400];
     size_t ni, no;
     snprintf(path, sizeof path, "%s/models/ggml-vocab-%s.gguf.inp", dir, name);
-    char *inp = slurp(path, &ni);
+    char *inp = berry_test_read_file(path, &ni);
     snprintf(path, sizeof path, "%s/models/ggml-vocab-%s.gguf.out", dir, name);
-    char *out = slurp(path, &no);
+    char *out = berry_test_read_file(path, &no);
     if (!inp || !out) { free(inp); free(out); berry_tokenizer_free(t); fprintf(stderr, "    cannot read %s\n", path); return 1000; }
     const char *sep = "\n__ggml_vocab_test__\n";
     size_t sl = strlen(sep);

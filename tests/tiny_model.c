@@ -70,16 +70,4 @@ int berry_ttest_sh(const char *cmd, const char *out, const char *err) {
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-char *berry_ttest_read(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    for (size_t k; s && (k = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-        n += k;
-        if (n + 1 == cap) { char *t = realloc(s, cap *= 2); if (!t) { free(s); s = NULL; } else s = t; }
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
+char *berry_ttest_read(const char *path) { return berry_test_read_file(path, NULL); }
