@@ -105,7 +105,8 @@ static berry_status prefill(berry_lm *lm, req_state *rs, const int *idx, int n, 
     int32_t *tok = malloc((size_t)mb * sizeof *tok), *seq = malloc((size_t)mb * sizeof *seq);
     uint8_t *want = malloc((size_t)mb);
     int *owner = malloc((size_t)mb * sizeof *owner);
-    float *logits = malloc((size_t)mb * (size_t)l->n_vocab * sizeof(float));
+    // Only each prompt's last token wants logits, so a batch needs at most N rows, not MB.
+    float *logits = malloc((size_t)(n < mb ? n : mb) * (size_t)l->n_vocab * sizeof(float));
     berry_status s = (tok && seq && want && owner && logits) ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
     int k = 0;
     int64_t next = n > 0 ? berry_kv_seq_len(kv, rs[idx[0]].seq) : 0;  // next prompt position of request idx[k]
@@ -378,7 +379,8 @@ static berry_status local_score(berry_lm *lm, const char *prompt, const char *co
         if (s == BERRY_OK && nc > 1) {
             // Positions of continuation tokens 0..nc-2 predict tokens 1..nc-1.
             int fork = berry_kv_seq_fork(kv, base.seq);
-            float *lg = malloc((size_t)l->max_batch * (size_t)l->n_vocab * sizeof(float));
+            int rows = nc - 1 < l->max_batch ? (int)(nc - 1) : l->max_batch;
+            float *lg = malloc((size_t)rows * (size_t)l->n_vocab * sizeof(float));
             float *lp = malloc((size_t)l->max_batch * sizeof(float));
             int32_t *sq = malloc((size_t)l->max_batch * sizeof(int32_t));
             if (fork < 0 || !lg || !lp || !sq) s = berry_errf(err, err_size, BERRY_ENOMEM, "score: out of memory or sequences");
