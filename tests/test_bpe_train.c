@@ -107,3 +107,61 @@ TEST(bpe_train_gguf_roundtrip) {
     int rc = pclose(p);
     CHECKF(rc == 0 && !strncmp(line, "ok", 2) && atoi(line2) >= 1, "gguf-py check failed: %s", line);
 }
+
+// Trains on arithmetic lines with pre-tokenizer PRE and tokenizes "160 + 25 = 185." with the vocabulary
+// read back from the GGUF; returns the number of tokens (no BOS), PIECES their texts joined by '|', and
+// PRE_READ the GGUF's tokenizer.ggml.pre.
+static int64_t numbers_vocab(const char *pre, char *pieces, size_t cap, char *pre_read, size_t pre_cap) {
+    char text[20000], out[4200], corpus[4300], err[256];
+    size_t len = 0;
+    for (int i = 0; i < 200; i++)  // "160 + 25 = 185." forty times, among other sums
+        len += (size_t)snprintf(text + len, sizeof text - len, "Step %d: %d + %d = %d.\n", i % 4 + 1,
+                                i % 5 ? 100 + i : 160, i % 5 ? 7 + i % 13 : 25, i % 5 ? 107 + i + i % 13 : 185);
+    snprintf(out, sizeof out, "%s/vocab_%s.gguf", berry_test_tmpdir(), pre);
+    snprintf(corpus, sizeof corpus, "%s.txt", out);
+    FILE *f = fopen(corpus, "wb");
+    if (!f) return -1;
+    fwrite(text, 1, len, f);
+    fclose(f);
+    const char *path = corpus;
+    berry_bpe_options o = {.vocab_size = 600, .pre = pre};
+    if (berry_bpe_train_files(&path, 1, &o, out, err, sizeof err) != BERRY_OK) return -1;
+    berry_gguf *g = berry_gguf_open(out, err, sizeof err);
+    if (!g) return -1;
+    const char *s;
+    size_t sl;
+    if (berry_gguf_get_str(g, "tokenizer.ggml.pre", &s, &sl)) snprintf(pre_read, pre_cap, "%.*s", (int)sl, s);
+    berry_tokenizer *t = berry_tokenizer_from_gguf(g, err, sizeof err);
+    berry_gguf_close(g);
+    if (!t) return -1;
+    int32_t ids[64];
+    const char *q = "160 + 25 = 185.";
+    int64_t n = berry_tokenize(t, q, strlen(q), false, false, ids, 64, err, sizeof err);
+    size_t o2 = 0;
+    pieces[0] = 0;
+    for (int64_t i = 0; i < n && o2 < cap; i++)
+        o2 += (size_t)snprintf(pieces + o2, cap - o2, "%s%s", i ? "|" : "", berry_tokenizer_text(t, ids[i]));
+    berry_tokenizer_free(t);
+    return n;
+}
+
+// --pre qwen2 (berry vocab train): digits stay single tokens however often a number repeats, and the
+// GGUF names the pre-tokenizer so that berry and llama.cpp split the same way; the default (Llama 3)
+// learns "160" and "185" as whole tokens from the same text. The pieces are written in GPT-2's byte
+// alphabet, where a space is "Ġ".
+TEST(bpe_train_pre_tokenizer_option) {
+    char pieces[512], pre[64] = "";
+    CHECK_EQ_INT(numbers_vocab("qwen2", pieces, sizeof pieces, pre, sizeof pre), 13);
+    CHECK_STR(pre, "qwen2");
+    CHECK_STR(pieces, "1|6|0|Ġ+|Ġ|2|5|Ġ=|Ġ|1|8|5|.");
+    pre[0] = 0;
+    int64_t n = numbers_vocab("llama-bpe", pieces, sizeof pieces, pre, sizeof pre);
+    CHECK_STR(pre, "llama-bpe");
+    CHECKF(n >= 6 && n <= 8 && strstr(pieces, "160|") && strstr(pieces, "185"), "%lld: %s", (long long)n, pieces);
+    char err[256];
+    const char *text = "abc";
+    size_t len = 3;
+    berry_bpe_options o = {.vocab_size = 300, .pre = "gpt-2"};
+    CHECK(berry_bpe_train(&text, &len, 1, &o, err, sizeof err) == NULL);
+    CHECK(strstr(err, "gpt-2") != NULL);
+}

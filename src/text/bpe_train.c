@@ -20,6 +20,7 @@ struct berry_bpe {
     int32_t n_bytes_tokens;          // 256
     char **merges; int32_t n_merges;
     char **specials; int n_specials;
+    const char *pre;                 // the pre-tokenizer trained with (a static string)
 };
 
 typedef struct {
@@ -228,11 +229,16 @@ berry_bpe *berry_bpe_train(const char *const *texts, const size_t *lens, size_t 
         berry_errf(err, err_size, BERRY_EINVAL, "vocabulary size %d must be in [%d, %d]", vocab, 256 + n_specials, 1 << 24);
         return NULL;
     }
+    // Only the byte-level pre-tokenizers llama.cpp names as berry writes them (tokenizer.ggml.pre).
+    const char *pre = !opt || !opt->pre || !strcmp(opt->pre, "llama-bpe") ? "llama-bpe"
+                    : !strcmp(opt->pre, "qwen2") ? "qwen2" : NULL;
+    if (!pre) { berry_errf(err, err_size, BERRY_EINVAL, "pre-tokenizer '%s': BPE training knows llama-bpe and qwen2", opt->pre); return NULL; }
     berry_bpe *b = calloc(1, sizeof *b);
     trainer t = {0};
     if (!b) { berry_errf(err, err_size, BERRY_ENOMEM, "out of memory"); return NULL; }
+    b->pre = pre;
     for (size_t i = 0; i < n; i++) {
-        berry_status st = berry_pretokenize("llama-bpe", texts[i], lens[i], add_word, &t, err, err_size);
+        berry_status st = berry_pretokenize(pre, texts[i], lens[i], add_word, &t, err, err_size);
         if (st != BERRY_OK) goto fail;
         if (t.oom) break;
     }
@@ -372,7 +378,7 @@ berry_status berry_bpe_write(const berry_bpe *b, berry_gguf_writer *w, char *err
     }
     for (int i = 0; i < b->n_specials; i++) { texts[b->n_tok + i] = b->specials[i]; types[b->n_tok + i] = 3; }  // control
     if ((st = berry_gguf_set_str(w, "tokenizer.ggml.model", "gpt2")) ||
-        (st = berry_gguf_set_str(w, "tokenizer.ggml.pre", "llama-bpe")) ||
+        (st = berry_gguf_set_str(w, "tokenizer.ggml.pre", b->pre)) ||
         (st = berry_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)texts, (uint64_t)n)) ||
         (st = berry_gguf_set_arr(w, "tokenizer.ggml.token_type", BERRY_GGUF_INT32, types, (uint64_t)n)) ||
         (st = berry_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)b->merges, (uint64_t)b->n_merges)) ||
