@@ -83,6 +83,14 @@ static uint64_t mix(uint64_t a, uint64_t b) {
     return z ^ (z >> 31);
 }
 
+static void counters_add(berry_lm_counters *acc, const berry_lm_counters *now, const berry_lm_counters *then) {
+    acc->calls += now->calls - then->calls;
+    acc->prompt_tokens += now->prompt_tokens - then->prompt_tokens;
+    acc->prompt_tokens_evaluated += now->prompt_tokens_evaluated - then->prompt_tokens_evaluated;
+    acc->tokens_generated += now->tokens_generated - then->tokens_generated;
+    acc->seconds += now->seconds - then->seconds;
+}
+
 // Generates one completion per element of ARGS with ROLE's prompt; TEXT[i] receives the text
 // (malloc'd) and NTOK[i] its token count. Requests go to the model MAX_PARALLEL at a time.
 static berry_status generate(run *u, berry_role role, const berry_role_args *args, int n, const berry_search_sampling *sm,
@@ -108,7 +116,9 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
             reqs[i0 + i].sampling.seed = seed;
             reqs[i0 + i].sampling.stream = (uint64_t)i;
         }
+        berry_lm_counters c0 = u->lm->counters;
         s = berry_lm_generate(u->lm, reqs + i0, m, outs + i0, u->err, u->err_size);
+        counters_add(&u->r->role[role], &u->lm->counters, &c0);
         bool all_full = s == BERRY_OK;
         for (int i = 0; i < m; i++) all_full = all_full && outs[i0 + i].finish == BERRY_FINISH_CONTEXT && outs[i0 + i].n_tokens == 0;
         if (all_full && role == BERRY_ROLE_SOLVE) u->too_long = true;
@@ -147,13 +157,17 @@ static int add_node(run *u, int parent, const char *text, const char *critique, 
 }
 
 // P(yes) of the judge for "is A better than B"; NaN when the prompt does not fit the judge's context.
-static berry_status judge(run *u, const char *a, const char *b, double *pyes) {
+// REVERSED: the solution being evaluated is B (for the per-role counters).
+static berry_status judge(run *u, const char *a, const char *b, bool reversed, double *pyes) {
     berry_role_args args = {.question = u->question, .solution = a, .other = b};
     char *prompt = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
     if (!prompt) return berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
     const char *conts[2] = {u->jp->yes, u->jp->no};
     double lp[2];
+    berry_lm_counters c0 = u->prm->counters;
     berry_status s = berry_lm_score(u->prm, prompt, conts, 2, lp, u->err, u->err_size);
+    counters_add(&u->r->role[BERRY_ROLE_COMPARE], &u->prm->counters, &c0);
+    if (reversed) counters_add(&u->r->compare_reversed, &u->prm->counters, &c0);
     free(prompt);
     u->r->comparisons++;
     *pyes = NAN;
@@ -169,12 +183,12 @@ static berry_status compare_with(run *u, int x, const int *others, int n) {
     double *ab = malloc(sizeof *ab * ((size_t)n + 1));
     if (!ab) return oom(u);
     berry_status s = BERRY_OK;
-    for (int i = 0; i < n && s == BERRY_OK; i++) s = judge(u, t->node[x].solution, t->node[others[i]].solution, &ab[i]);
+    for (int i = 0; i < n && s == BERRY_OK; i++) s = judge(u, t->node[x].solution, t->node[others[i]].solution, false, &ab[i]);
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         double pxy = ab[i];
         if (!u->p->one_order) {
             double ba;
-            s = judge(u, t->node[others[i]].solution, t->node[x].solution, &ba);
+            s = judge(u, t->node[others[i]].solution, t->node[x].solution, true, &ba);
             if (s != BERRY_OK) break;
             pxy = isnan(pxy) ? (isnan(ba) ? NAN : 1.0 - ba) : isnan(ba) ? pxy : berry_ebc_both_orders(pxy, ba);
         }

@@ -157,6 +157,11 @@ typedef struct {
     int64_t comparisons;       // PPRM prompts scored
     berry_lm_counters policy;  // spent by this solve on the policy
     berry_lm_counters prm;     // on the reward model when it is a separate lm (zeros otherwise)
+    // The same spending split by the role of the prompt (policy and reward model together), to see where
+    // prompt tokens go; COMPARE_REVERSED is the part of role[BERRY_ROLE_COMPARE] asked with the new
+    // solution second (B), whose prefix (question, A) was computed when A itself was evaluated.
+    berry_lm_counters role[BERRY_ROLE_COUNT];
+    berry_lm_counters compare_reversed;
     double seconds;
 } berry_search_result;
 

@@ -307,6 +307,14 @@ void berry_search_result_json(const berry_search_result *r, berry_json_writer *w
     berry_json_key(w, "seconds"); berry_json_write_num(w, r->seconds);
     berry_json_key(w, "policy"); counters_json(w, &r->policy);
     berry_json_key(w, "prm"); counters_json(w, &r->prm);
+    berry_json_key(w, "roles");
+    berry_json_begin_object(w);
+    for (int k = 0; k < BERRY_ROLE_COUNT; k++) {
+        berry_json_key(w, berry_role_name((berry_role)k));
+        counters_json(w, &r->role[k]);
+    }
+    berry_json_key(w, "compare_reversed"); counters_json(w, &r->compare_reversed);
+    berry_json_end_object(w);
     berry_json_key(w, "nodes");
     berry_json_begin_array(w);
     for (int i = 0; i < t->n; i++) {
