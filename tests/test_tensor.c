@@ -440,7 +440,7 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
     berry_rng_seed(&r, 17, 0);
     berry_pool *pools[3] = {NULL, berry_pool_create(2), berry_pool_create(3)};
     CHECK(pools[1] && pools[2]);
-    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}, {21, 19}};
+    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}, {1, 83}, {21, 19}};
     int n_shapes = sizeof shapes / sizeof shapes[0];
     for (size_t ti = 0; ti < sizeof weight_types / sizeof weight_types[0]; ti++) {
         berry_type t = weight_types[ti];
@@ -466,12 +466,18 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
                 berry_quantize(vt, x + (size_t)a * k, xq, k);
                 berry_dequantize(vt, xq, xd + (size_t)a * k, k);
             }
-            for (int pi = 0; pi < 3; pi++) {
+            // q4_0 and q8_0 also repacked (berry_repack), as the model loads them.
+            size_t pk_size = berry_repack_size(t, k, m);
+            uint8_t *wp = pk_size ? berry_calloc(pk_size, 1) : NULL;
+            if (pk_size) berry_repack(pools[1], t, w, k, m, wp);
+            for (int pi = 0; pi < 3; pi++)
+            for (int packed = 0; packed <= (pk_size > 0); packed++) {
                 berry_simd levels[2] = {BERRY_SIMD_SCALAR, berry_simd_level()};
                 for (int li = 0; li < 2; li++) {
                     berry_simd prev = berry_simd_force(levels[li]);
                     for (size_t i = 0; i < (size_t)rows * m; i++) y[i] = NAN;
-                    berry_matmul(pools[pi], t, w, x, y, rows, k, m, scratch);
+                    if (packed) berry_matmul_packed(pools[pi], t, wp, x, y, rows, k, m, scratch);
+                    else berry_matmul(pools[pi], t, w, x, y, rows, k, m, scratch);
                     berry_simd_force(prev);
                     for (int a = 0; a < rows; a++)
                         for (int64_t c = 0; c < m; c++) {
@@ -483,13 +489,14 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
                             }
                             float got = y[(size_t)a * m + c];
                             CHECKF(fabs(got - ref) <= 1e-5 * abs + 1e-6,
-                                   "%s rows=%d k=%lld m=%lld threads=%d %s: y[%d][%lld] = %.7g, naive %.7g",
-                                   info->name, rows, (long long)k, (long long)m, berry_pool_size(pools[pi]),
-                                   berry_simd_name(levels[li]), a, (long long)c, got, ref);
+                                   "%s%s rows=%d k=%lld m=%lld threads=%d %s: y[%d][%lld] = %.7g, naive %.7g",
+                                   info->name, packed ? " repacked" : "", rows, (long long)k, (long long)m,
+                                   berry_pool_size(pools[pi]), berry_simd_name(levels[li]), a, (long long)c, got, ref);
                         }
                 }
             }
             berry_free(w); berry_free(x); berry_free(wd); berry_free(xd); berry_free(y); berry_free(scratch); berry_free(xq);
+            berry_free(wp);
         }
     }
     berry_pool_free(pools[1]);

@@ -158,7 +158,8 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
 // Y (T, M) = X (T, K) . W^T on the context's pool, plus (X A^T) (scale B)^T when a LoRA adapter adapts
 // W (model/lora.h).
 static void matmul(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T) {
-    berry_matmul(c->pool, w->type, w->data, x, y, T, w->cols, w->rows, c->mm_scratch);
+    if (w->packed) berry_matmul_packed(c->pool, w->type, w->packed, x, y, T, w->cols, w->rows, c->mm_scratch);
+    else berry_matmul(c->pool, w->type, w->data, x, y, T, w->cols, w->rows, c->mm_scratch);
     const berry_lora_pair *a = c->lora ? berry_lora_find(c->lora, w) : NULL;
     if (!a) return;
     berry_matmul(c->pool, BERRY_TYPE_F32, a->a, x, c->lora_u, T, a->in, a->rank, c->lora_scratch);

@@ -2,8 +2,11 @@
 // present with a type berry knows and exactly the expected shape; 1-D tensors are converted to f32.
 #include "model/model_impl.h"
 #include "base/alloc.h"
+#include "base/pool.h"
+#include "tensor/matmul.h"
 #include "tensor/quant.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -85,6 +88,51 @@ static bool bind_vector(binder *b, const float **out, const char *name, int64_t 
     return true;
 }
 
+// Repacks the q4_0 / q8_0 matrices into the panels the matmul kernels read (tensor/matmul.h), in one
+// allocation: decode then streams them at memory speed and batches skip packing per call. The mapped
+// blocks stay in use for the embedding lookup and for training. BERRY_NO_REPACK=1 turns this off (for
+// a machine short of memory: the copy is as large as those matrices).
+static bool repack_matrices(berry_model *m, char *err, size_t n) {
+    const char *off = getenv("BERRY_NO_REPACK");
+    if (off && *off && strcmp(off, "0") != 0) return true;
+    int nw = 7 * m->hp.n_layer + 1;
+    berry_weight **ws = berry_calloc((size_t)nw, sizeof *ws);
+    if (!ws) { berry_errf(err, n, BERRY_ENOMEM, "out of memory"); return false; }
+    ws[0] = &m->output;
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        berry_layer *L = &m->layers[il];
+        berry_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++) ws[1 + 7 * il + i] = lw[i];
+    }
+    size_t total = 0;
+    for (int i = 0; i < nw; i++) {
+        size_t sz = berry_repack_size(ws[i]->type, ws[i]->cols, ws[i]->rows);
+        total += (sz + 63) / 64 * 64;
+    }
+    bool ok = true;
+    if (total) {
+        m->packed = berry_calloc(total, 1);
+        berry_pool *pool = m->packed ? berry_pool_create(0) : NULL;
+        if (!m->packed || !pool) {
+            berry_errf(err, n, BERRY_ENOMEM, "out of memory for %zu MiB of repacked weights (BERRY_NO_REPACK=1 skips them)",
+                       total >> 20);
+            ok = false;
+        } else {
+            uint8_t *p = m->packed;
+            for (int i = 0; i < nw; i++) {
+                size_t sz = berry_repack_size(ws[i]->type, ws[i]->cols, ws[i]->rows);
+                if (!sz) continue;
+                berry_repack(pool, ws[i]->type, ws[i]->data, ws[i]->cols, ws[i]->rows, p);
+                ws[i]->packed = p;
+                p += (sz + 63) / 64 * 64;
+            }
+        }
+        berry_pool_free(pool);
+    }
+    berry_free(ws);
+    return ok;
+}
+
 berry_model *berry_model_from_gguf(berry_gguf *g, char *err, size_t n) {
     if (!g) { berry_errf(err, n, BERRY_EINVAL, "no GGUF file"); return NULL; }
     berry_model *m = berry_calloc(1, sizeof *m);
@@ -140,6 +188,7 @@ berry_model *berry_model_from_gguf(berry_gguf *g, char *err, size_t n) {
             goto fail;
 #undef NAME
     }
+    if (!repack_matrices(m, err, n)) goto fail;
     return m;
 fail:
     berry_model_free(m);
@@ -156,6 +205,7 @@ void berry_model_free(berry_model *m) {
     berry_gguf_close(m->g);
     berry_free(m->layers);
     berry_free(m->f32);
+    berry_free(m->packed);
     berry_free(m);
 }
 

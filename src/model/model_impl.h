@@ -12,6 +12,7 @@ typedef struct {
     berry_type type;
     int64_t cols, rows;
     size_t row_bytes;
+    const void *packed;   // the matrix repacked for the kernels (tensor/matmul.h berry_repack), or NULL
 } berry_weight;
 
 typedef struct {
@@ -31,6 +32,7 @@ struct berry_model {
     const float *rope_freqs;    // (head_dim/2) frequency divisors (llama3), NULL when absent
     berry_layer *layers;        // (n_layer)
     float *f32;                 // owns every 1-D vector above
+    void *packed;               // owns every berry_weight.packed (one allocation)
 };
 
 #endif

@@ -67,6 +67,17 @@ typedef struct { const uint8_t *q; size_t stride; const float *d; const int32_t 
 typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs,
                                const berry_act_q8 *x, int r0, int r1, float *y, size_t ldy, int add);
 
+// Weights repacked once at load (berry_repack): panels of 8 rows, and per block of 32 values the 8
+// rows' f16 scales (16 bytes) then their values interleaved in 4-byte groups, 32 bytes a vector:
+// q4_0 4 vectors (vector v, lane c: row c's qs[4v..4v+3], whose low nibbles are values 4v..4v+3 and
+// high nibbles 16+4v..16+4v+3), q8_0 8 vectors (vector s, lane c: row c's values 4s..4s+3). The same
+// bytes as the GGUF blocks, in the order the panel kernels read them.
+#define BERRY_PK_BYTES(q4) ((q4) ? 16 + 128 : 16 + 256)
+// For every activation row r in [r0, r1): Y[r * ldy + c] = (or += when ADD) the partial dot of packed
+// panel P (8 weight rows, of which nc are real) over blocks [b0, b0 + nbs).
+typedef void (*berry_panel_pk_fn)(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
+                                  int r0, int r1, float *y, size_t ldy, int add);
+
 // Packed GEMM panel for float weights (KIND 0 f32, 1 f16, 2 bf16) against f32 activations: packs
 // weight rows [0, nc) (nc <= 16) over values [k0, k0 + nk) (nk <= BERRY_PANEL_FLOATS, a multiple of
 // 8) once, then for every activation row r in [r0, r1) (rows xs floats apart): Y[r * ldy + c] = (or
@@ -75,7 +86,15 @@ typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int6
 typedef void (*berry_panel_f_fn)(int kind, const uint8_t *w, size_t ws, int nc, int64_t k0, int nk,
                                  const float *x, size_t xs, int r0, int r1, float *y, size_t ldy, int add);
 
+// Matrix-vector product for decode (one activation row X): Y[c] = dot(W row c, X) for c < nc, W rows
+// ws bytes apart. A whole thread's share of rows in one call, so per-call work on X is amortized and
+// the weights stream in address order. matvec_q8: KIND 0 q8_0, 1 q4_0 weights, X q8_0 blocks;
+// matvec_f: KIND 0 f32, 1 f16, 2 bf16 weights, X f32.
+typedef void (*berry_matvec_fn)(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *x, float *y);
+
 typedef struct {
+    berry_matvec_fn matvec_q8, matvec_f;
+    berry_panel_pk_fn panel_pk;   // repacked q4_0 / q8_0 weights, any number of activation rows
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;

@@ -151,7 +151,37 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = berry_f32_to_f16(src[i]);
 }
 
+// Repacked q4_0 / q8_0 panels (blocks.h), element by element.
+static void panel_pk_ref(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0,
+                         int r1, float *y, size_t ldy, int add) {
+    size_t pb = BERRY_PK_BYTES(q4);
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < nc; c++) {
+            float s = 0;
+            for (int64_t b = b0; b < b0 + nbs; b++) {
+                const uint8_t *B = p + (size_t)b * pb;
+                const int8_t *xq = ((const berry_block_q8_0 *)(x->q + (size_t)r * x->stride) + b)->qs;
+                int isum = 0;
+                for (int j = 0; j < 32; j++) {
+                    int wv;
+                    if (q4) {
+                        uint8_t byte = B[16 + 32 * ((j % 16) / 4) + 4 * c + j % 4];
+                        wv = (j < 16 ? byte & 0xF : byte >> 4) - 8;
+                    } else {
+                        wv = (int8_t)B[16 + 32 * (j / 4) + 4 * c + j % 4];
+                    }
+                    isum += wv * xq[j];
+                }
+                uint16_t h;
+                memcpy(&h, B + 2 * c, 2);
+                s += berry_f16_to_f32(h) * x->d[(size_t)r * (size_t)x->nb + (size_t)b] * (float)isum;
+            }
+            y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + s : s;
+        }
+}
+
 const berry_kernels berry_kernels_scalar = {
+    .panel_pk = panel_pk_ref,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
@@ -230,6 +260,9 @@ typedef struct {
     berry_quant_fn quant;
     berry_panel_fn panel;
     berry_panel_f_fn panel_f;
+    berry_matvec_fn matvec;
+    int mv_kind;
+    berry_panel_pk_fn panel_pk;
     int tr, tc;
 } kernel_set;
 
@@ -268,6 +301,15 @@ static kernel_set pick(berry_type t) {
         if (!k.quant) k.quant = q;
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
+        if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) k.panel_pk = K->panel_pk;
+        if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) {
+            k.matvec = K->matvec_q8;
+            k.mv_kind = t == BERRY_TYPE_Q4_0;
+        }
+        if (!k.matvec && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) {
+            k.matvec = K->matvec_f;
+            k.mv_kind = t == BERRY_TYPE_F32 ? 0 : t == BERRY_TYPE_F16 ? 1 : 2;
+        }
     }
     return k;
 }
@@ -313,7 +355,7 @@ typedef struct {
     size_t xstride;
     uint8_t *scratch;
     berry_act_q8 act;    // the packed GEMM's view of q8_0 activations (when packed)
-    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM; q4: 1 q4_0 weights, 2 q5_0
+    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM, 3 repacked weights; q4: 1 q4_0 weights, 2 q5_0
     int kind;            // float weights: 0 f32, 1 f16, 2 bf16
     float *y;            // (rows, M)
     int rows;
@@ -404,10 +446,47 @@ static void mm_run_packed_f(mm_job *j, int ith, int nth) {
     }
 }
 
+// Decode: thread ITH takes a contiguous range of weight rows (whole cache lines of Y apart) in one call.
+static void mm_run_matvec(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 15) / 16, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 16, c_end = per * (ith + 1) * 16;
+    if (c_end > j->m) c_end = j->m;
+    if (c_begin >= c_end) return;
+    j->ks.matvec(j->ks.mv_kind, j->k, j->w + (size_t)c_begin * j->wstride, j->wstride, (int)(c_end - c_begin), j->xa,
+                 j->y + c_begin);
+}
+
+// Repacked weights: thread ITH takes whole panels. One activation row (decode) reads each panel once
+// over all of K; several rows go through the panels in chunks that stay in L2, a K slice at a time
+// so that the slice of a panel stays in L1 while the chunk's rows use it.
+static void mm_run_repacked(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
+    if (c_end > j->m) c_end = j->m;
+    int64_t nb = j->k / 32;
+    size_t panel = (size_t)nb * BERRY_PK_BYTES(j->q4);
+    int64_t slice = j->rows == 1 ? nb : nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
+    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
+    chunk = chunk < 12 ? 12 : chunk / 12 * 12;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
+        for (int64_t c = c_begin; c < c_end; c += 8) {
+            int nc = (int)(c_end - c < 8 ? c_end - c : 8);
+            for (int64_t b0 = 0; b0 < nb; b0 += slice) {
+                int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
+                j->ks.panel_pk(j->q4, j->w + (size_t)(c / 8) * panel, nc, b0, nbs, &j->act, (int)r0, r1, j->y + c,
+                               (size_t)j->m, b0 > 0);
+            }
+        }
+    }
+}
+
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    if (j->packed == 3) { mm_run_repacked(j, ith, nth); return; }
     if (j->packed == 1) { mm_run_packed(j, ith, nth); return; }
     if (j->packed == 2) { mm_run_packed_f(j, ith, nth); return; }
+    if (j->rows == 1 && j->ks.matvec) { mm_run_matvec(j, ith, nth); return; }
     int64_t tc = j->ks.tile ? j->ks.tc : 1, tr = j->ks.tile ? j->ks.tr : 1;
     int64_t units = (j->m + tc - 1) / tc, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * tc, c_end = per * (ith + 1) * tc;
@@ -467,5 +546,63 @@ void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x,
         if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &j);
         else convert_rows(&j, 0, 1);
     }
+    berry_pool_run(pool, mm_run, &j);
+}
+
+// ---- repacked weights ----------------------------------------------------------------------------
+
+size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
+    if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
+    size_t panels = (size_t)((m + 7) / 8), per = (size_t)(k / 32) * BERRY_PK_BYTES(t == BERRY_TYPE_Q4_0), total;
+    if (__builtin_mul_overflow(panels, per, &total)) return 0;
+    return total;
+}
+
+typedef struct { berry_type t; const uint8_t *w; int64_t k, m; uint8_t *dst; } repack_job;
+
+static void repack_panels(void *ctx, int ith, int nth) {
+    repack_job *j = ctx;
+    int q4 = j->t == BERRY_TYPE_Q4_0;
+    int64_t nb = j->k / 32;
+    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0), ws = (size_t)nb * bs;
+    size_t pb = BERRY_PK_BYTES(q4), nq = q4 ? 16 : 32;
+    int b, e;
+    berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
+    for (int p = b; p < e; p++) {
+        uint8_t *P = j->dst + (size_t)p * (size_t)nb * pb;
+        for (int64_t blk = 0; blk < nb; blk++) {
+            uint8_t *B = P + (size_t)blk * pb;
+            memset(B, 0, pb);   // rows past M: scale 0, values 0
+            for (int c = 0; c < 8; c++) {
+                int64_t row = (int64_t)p * 8 + c;
+                if (row >= j->m) break;
+                const uint8_t *src = j->w + (size_t)row * ws + (size_t)blk * bs;
+                memcpy(B + 2 * c, src, 2);
+                for (size_t g = 0; g < nq / 4; g++) memcpy(B + 16 + 32 * g + 4 * (size_t)c, src + 2 + 4 * g, 4);
+            }
+        }
+    }
+}
+
+void berry_repack(berry_pool *pool, berry_type t, const void *w, int64_t k, int64_t m, void *dst) {
+    if (!berry_repack_size(t, k, m)) return;
+    repack_job j = {t, w, k, m, dst};
+    berry_pool_run(pool, repack_panels, &j);
+}
+
+void berry_matmul_packed(berry_pool *pool, berry_type t, const void *wp, const float *x, float *y, int rows,
+                         int64_t k, int64_t m, void *scratch) {
+    if (!berry_repack_size(t, k, m) || rows <= 0) return;
+    mm_job j = {.ks = pick(t), .w = wp, .x = x, .scratch = scratch, .y = y, .rows = rows, .k = k, .m = m};
+    int64_t nb = k / 32;
+    j.xa = scratch;
+    j.xstride = berry_row_size(BERRY_TYPE_Q8_0, k);
+    size_t off = ((size_t)rows * j.xstride + 63) / 64 * 64;
+    j.packed = 3;
+    j.q4 = t == BERRY_TYPE_Q4_0;
+    j.act = (berry_act_q8){.q = scratch, .stride = j.xstride, .d = (const float *)((uint8_t *)scratch + off),
+                           .s8 = (const int32_t *)((uint8_t *)scratch + off + (size_t)rows * (size_t)nb * 4), .nb = nb};
+    if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &j);
+    else convert_rows(&j, 0, 1);
     berry_pool_run(pool, mm_run, &j);
 }

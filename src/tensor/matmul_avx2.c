@@ -220,6 +220,87 @@ INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t 
 Q8_TILE(tile_q8_0, 0)
 Q8_TILE(tile_q4_0, 1)
 
+// Decode, q8_0 (KIND 0) or q4_0 (KIND 1) weights. Decode reads every weight once for one activation row,
+// so it is bound by memory bandwidth: rows are walked one after the other (adjacent rows are adjacent
+// in memory, one sequential stream per thread), four blocks at a time with independent accumulators.
+// What depends on X alone is computed once per call for all rows, in chunks of K: each block's scale
+// broadcast to a vector and, for q4_0, 8 x its pair sums as int16, so that q4_0's offset of 8 is one
+// 16-bit subtraction ((q - 8) . x = q . x - 8 sum x) and its nibbles need no sign step.
+enum { MV_CHUNK = 128 };   // activation blocks per chunk of K: 8 KiB of precomputed vectors
+static void matvec_q8(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
+    const berry_block_q8_0 *x = xv;
+    const int q4 = kind == 1;
+    const size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    const __m256i ones16 = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+    __m256 dxv[MV_CHUNK];
+    __m256i s8[MV_CHUNK];
+    int64_t nb = n / 32;
+    for (int64_t b0 = 0; b0 < nb; b0 += MV_CHUNK) {
+        int nbc = (int)(nb - b0 < MV_CHUNK ? nb - b0 : MV_CHUNK);
+        for (int b = 0; b < nbc; b++) {
+            dxv[b] = _mm256_set1_ps(f16(&x[b0 + b].d));
+            if (q4) s8[b] = _mm256_maddubs_epi16(eight, _mm256_loadu_si256((const __m256i *)x[b0 + b].qs));
+        }
+        const berry_block_q8_0 *xc = x + b0;
+        for (int c = 0; c < nc; c++) {
+            const uint8_t *row = w + (size_t)c * ws + (size_t)b0 * bs;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+#define MV_Q8_BLOCK(b, a)                                                                                  \
+    do {                                                                                                   \
+        const uint8_t *blk = row + (size_t)(b) * bs;                                                       \
+        __m256i xq = _mm256_loadu_si256((const __m256i *)xc[b].qs), p;                                     \
+        if (q4) {                                                                                          \
+            __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));                                       \
+            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);                   \
+            p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq), s8[b]);                                      \
+        } else {                                                                                           \
+            __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));                                    \
+            p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));                     \
+        }                                                                                                  \
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones16)), dxv[b]);                \
+        __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)*(const uint16_t *)blk));                       \
+        acc[a] = _mm256_fmadd_ps(dw, f, acc[a]);                                                           \
+    } while (0)
+            int b = 0;
+            for (; b + 4 <= nbc; b += 4) {
+                _mm_prefetch((const char *)(row + (size_t)b * bs + 640), _MM_HINT_T0);
+                _mm_prefetch((const char *)(row + (size_t)b * bs + 704), _MM_HINT_T0);
+                MV_Q8_BLOCK(b, 0);
+                MV_Q8_BLOCK(b + 1, 1);
+                MV_Q8_BLOCK(b + 2, 2);
+                MV_Q8_BLOCK(b + 3, 3);
+            }
+            for (; b < nbc; b++) MV_Q8_BLOCK(b, 0);
+#undef MV_Q8_BLOCK
+            float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+            y[c] = b0 ? y[c] + s : s;
+        }
+    }
+}
+
+// Decode, float weights: one row after the other, 32 values a step in four accumulators.
+static void matvec_f(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
+    const float *x = xv;
+    const int es = kind == 0 ? 4 : 2;
+    for (int c = 0; c < nc; c++) {
+        const uint8_t *row = w + (size_t)c * ws;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            _mm_prefetch((const char *)(row + (size_t)i * es + 768), _MM_HINT_T0);
+            if (es == 4) _mm_prefetch((const char *)(row + (size_t)i * es + 832), _MM_HINT_T0);
+            a0 = _mm256_fmadd_ps(load_w8(row, i, kind), _mm256_loadu_ps(x + i), a0);
+            a1 = _mm256_fmadd_ps(load_w8(row, i + 8, kind), _mm256_loadu_ps(x + i + 8), a1);
+            a2 = _mm256_fmadd_ps(load_w8(row, i + 16, kind), _mm256_loadu_ps(x + i + 16), a2);
+            a3 = _mm256_fmadd_ps(load_w8(row, i + 24, kind), _mm256_loadu_ps(x + i + 24), a3);
+        }
+        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_w8(row, i, kind), _mm256_loadu_ps(x + i), a0);
+        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < n; i++) s += load_w1(row, i, kind) * x[i];
+        y[c] = s;
+    }
+}
+
 // ---- q4_1 / q5_0 / q5_1 weights against q8_0 activations ------------------------------------------
 
 // 0xFF in byte j where bit j of the 32-bit little-endian QH is set: byte j takes byte j / 8 of QH
@@ -463,6 +544,90 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
     } else {
         for (; r + 4 <= r1; r += 4) panel_rows(0, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 4);
         for (; r < r1; r++) panel_rows(0, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
+    }
+}
+
+// ---- repacked q4_0 / q8_0 weights (blocks.h: BERRY_PK_BYTES) --------------------------------------
+// The layout of pack_q8's panels, made once at load: no packing per call, so decode reads the weights
+// once with no per-block horizontal sums (q4_0's nibbles are unpacked with an and and a shift per
+// vector of 8 rows), and batched decode and prefill skip the packing.
+
+// NR activation rows against blocks [b0, b0 + nbs) of packed panel P.
+INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_act_q8 *x, int r, float *y,
+                    size_t ldy, int nc, int add, const int NR) {
+    const size_t pb = BERRY_PK_BYTES(q4);
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[6];
+    const uint8_t *xr[6];
+    for (int i = 0; i < NR; i++) { acc[i] = _mm256_setzero_ps(); xr[i] = x->q + (size_t)(r + i) * x->stride; }
+    for (int64_t b = b0; b < b0 + nbs; b++) {
+        const uint8_t *B = P + (size_t)b * pb;
+        _mm_prefetch((const char *)(B + 4 * pb), _MM_HINT_T0);
+        _mm_prefetch((const char *)(B + 4 * pb + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(B + 4 * pb + 128), _MM_HINT_T0);
+        if (!q4) {
+            _mm_prefetch((const char *)(B + 4 * pb + 192), _MM_HINT_T0);
+            _mm_prefetch((const char *)(B + 4 * pb + 256), _MM_HINT_T0);
+        }
+        __m256i sum[6];
+        const uint8_t *xq[6];
+        for (int i = 0; i < NR; i++) {
+            sum[i] = _mm256_setzero_si256();
+            xq[i] = xr[i] + (size_t)b * sizeof(berry_block_q8_0) + 2;
+        }
+        if (q4) {
+            for (int v = 0; v < 4; v++) {
+                __m256i V = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * v));
+                __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
+                for (int i = 0; i < NR; i++) {
+                    int32_t a, h;
+                    memcpy(&a, xq[i] + 4 * v, 4);
+                    memcpy(&h, xq[i] + 16 + 4 * v, 4);
+                    sum[i] = _mm256_add_epi16(sum[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)),
+                                                                       _mm256_maddubs_epi16(hi, _mm256_set1_epi32(h))));
+                }
+            }
+        } else {
+            for (int st = 0; st < 8; st++) {
+                __m256i W = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * st)), A = _mm256_abs_epi8(W);
+                for (int i = 0; i < NR; i++) {
+                    int32_t a;
+                    memcpy(&a, xq[i] + 4 * st, 4);
+                    __m256i p = _mm256_maddubs_epi16(A, _mm256_sign_epi8(_mm256_set1_epi32(a), W));
+                    sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(p, ones));
+                }
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+        for (int i = 0; i < NR; i++) {
+            size_t xi = (size_t)(r + i) * (size_t)x->nb + (size_t)b;
+            __m256i s32 = sum[i];
+            if (q4) s32 = _mm256_sub_epi32(_mm256_madd_epi16(s32, ones), _mm256_set1_epi32(x->s8[xi]));
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
+        }
+    }
+    for (int i = 0; i < NR; i++) {
+        float *yr = y + (size_t)(r + i) * ldy;
+        if (nc == 8) {
+            __m256 v = add ? _mm256_add_ps(_mm256_loadu_ps(yr), acc[i]) : acc[i];
+            _mm256_storeu_ps(yr, v);
+        } else {
+            float t[8];
+            _mm256_storeu_ps(t, acc[i]);
+            for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
+        }
+    }
+}
+
+static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0, int r1,
+                     float *y, size_t ldy, int add) {
+    int r = r0;
+    if (q4) {
+        for (; r + 6 <= r1; r += 6) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 6);
+        for (; r < r1; r++) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 1);
+    } else {
+        for (; r + 4 <= r1; r += 4) pk_rows(0, p, b0, nbs, x, r, y, ldy, nc, add, 4);
+        for (; r < r1; r++) pk_rows(0, p, b0, nbs, x, r, y, ldy, nc, add, 1);
     }
 }
 
@@ -812,6 +977,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
+    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk,
     .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
