@@ -6,6 +6,7 @@
 #include "data/eval.h"
 #include "lm/lm_local.h"
 #include "model/model.h"
+#include "search/flags.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +30,21 @@ static void usage(void) {
            "      --limit N        evaluate N problems at most (default: all)\n"
            "      --offset N       start at problem N (0-based, default 0)\n"
            "      --batch N        problems whose requests share one generate call (default 4; search methods\n"
-           "                       take one problem at a time). A kill loses at most the batch in flight.\n"
+           "                       take one problem at a time: their batch is --expand-batch). A kill loses at\n"
+           "                       most the batch in flight.\n"
            "      --prompt SET     instruct | embedded | FILE of templates (src/search/prompts.h format);\n"
            "                       default: embedded for the embedded model, instruct otherwise\n"
            "  -t, --threads N      threads (default: all CPUs)\n"
            "  -c, --ctx-size N     positions per sequence (default: the model's, at most 4096)\n"
-           "  -n, --n-predict N    tokens per generation at most (default 1024)\n"
+           "  -n, --n-predict N    tokens per generation at most (default 1024; search methods: 512 unless given)\n"
            "  -s, --seed N         random seed (default 0)\n"
            "      --temp T         temperature of -m sample (default 0.8); with a search method, overrides its own\n"
            "      --top-k K        (default 40)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
            "      --stop TEXT      also stop generations at TEXT (repeatable)\n"
            "      --json           print the summary as one JSON object\n"
-           "  -q, --quiet          no progress bar\n");
+           "  -q, --quiet          no progress bar\n\n"
+           "Search constants of sc, bon, mctsr, sr-mcts and refine (the flags of berry solve; --rollouts is -k):\n%s",
+           berry_search_flags_help);
 }
 
 static int is_flag(const char *a, const char *s1, const char *s2) { return !strcmp(a, s1) || (s2 && !strcmp(a, s2)); }
@@ -166,10 +170,20 @@ static int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *method_name = "greedy", *prompt_set = NULL, *lora = NULL;
     const char *stops[16];
     int n_stop = 0;
-    bool json = false, quiet = false, temp_set = false;
+    bool json = false, quiet = false, temp_set = false, k_set = false, n_predict_set = false;
     long k = 1, limit = 0, offset = 0, batch = 4, threads = 0, ctx = 0, n_predict = 1024, seed = 0, top_k = 40;
     double temp = 0.8, top_p = 0.95, min_p = 0.05;
+    // The search constants: the flags of berry solve, over the defaults of the method named.
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--method")) method_name = argv[i + 1];
+    int search_method = berry_search_method_parse(method_name);
+    berry_search_flags so;
+    berry_search_flags_init(&so, search_method >= 0 ? (berry_search_method)search_method : BERRY_SEARCH_SR_MCTS);
+    char err[512];
     for (int i = 1; i < argc; i++) {
+        int r = berry_search_flag(&so, argc, argv, &i, err, sizeof err);
+        if (r < 0) return berry_cli_error("eval: %s", err);
+        if (r > 0) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define FLAG(s1, s2) is_flag(a, s1, s2)
@@ -181,13 +195,13 @@ static int cmd_eval(int argc, char **argv) {
         else if (FLAG("-o", "--output")) { NEED(); out = v; }
         else if (FLAG("--method", NULL)) { NEED(); method_name = v; }
         else if (FLAG("--prompt", NULL)) { NEED(); prompt_set = v; }
-        else if (FLAG("-k", NULL)) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 16, &k)) return 1; }
+        else if (FLAG("-k", NULL)) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 16, &k)) return 1; k_set = true; }
         else if (FLAG("--limit", NULL)) { NEED(); if (!berry_cli_int(a, v, 0, 1L << 40, &limit)) return 1; }
         else if (FLAG("--offset", NULL)) { NEED(); if (!berry_cli_int(a, v, 0, 1L << 40, &offset)) return 1; }
         else if (FLAG("--batch", NULL)) { NEED(); if (!berry_cli_int(a, v, 1, 4096, &batch)) return 1; }
         else if (FLAG("-t", "--threads")) { NEED(); if (!berry_cli_int(a, v, 1, 1024, &threads)) return 1; }
         else if (FLAG("-c", "--ctx-size")) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 20, &ctx)) return 1; }
-        else if (FLAG("-n", "--n-predict")) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 20, &n_predict)) return 1; }
+        else if (FLAG("-n", "--n-predict")) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 20, &n_predict)) return 1; n_predict_set = true; }
         else if (FLAG("-s", "--seed")) { NEED(); if (!berry_cli_int(a, v, 0, 0x7fffffffffffffffL, &seed)) return 1; }
         else if (FLAG("--temp", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 100, &temp)) return 1; temp_set = true; }
         else if (FLAG("--top-k", NULL)) { NEED(); if (!berry_cli_int(a, v, 0, 1 << 30, &top_k)) return 1; }
@@ -206,6 +220,24 @@ static int cmd_eval(int argc, char **argv) {
     }
     const berry_eval_method *method = berry_eval_method_find(method_name);
     if (!method) return berry_cli_error("eval: unknown method '%s' (see berry eval --help)", method_name);
+    if (so.rollouts_set) {
+        if (k_set && k != so.sp.rollouts) return berry_cli_error("eval: -k %ld and --rollouts %d disagree (they are one budget)", k, so.sp.rollouts);
+        if (so.sp.rollouts < 1) return berry_cli_error("eval: --rollouts must be at least 1");
+        k = so.sp.rollouts;
+    }
+    // Sampling flags given to eval reach every role of a search, as --temp, -n, --top-k ... do in solve;
+    // the per-role temperatures come last.
+    if (temp_set) {
+        berry_search_flags_temperature(&so, temp);
+        berry_search_sampling *roles[4] = {&so.sp.solve, &so.sp.critique, &so.sp.rewrite, &so.sp.eval};
+        for (int r = 0; r < 4; r++) {
+            roles[r]->top_k = (int)top_k;
+            roles[r]->top_p = (float)top_p;
+            roles[r]->min_p = (float)min_p;
+        }
+    }
+    if (n_predict_set) so.sp.solve.max_tokens = so.sp.critique.max_tokens = so.sp.rewrite.max_tokens = so.sp.eval.max_tokens = (int)n_predict;
+    berry_search_flags_finish(&so);
     if (!data) return berry_cli_error("eval: no benchmark (--data FILE.jsonl)");
     if (!out) return berry_cli_error("eval: no results file (-o RESULTS.jsonl)");
     char model_buf[4096];
@@ -213,12 +245,21 @@ static int cmd_eval(int argc, char **argv) {
         snprintf(model_buf, sizeof model_buf, "%s/berry-tiny.gguf", berry_cli_models_dir());
         model = model_buf;
     }
-    char err[512];
     berry_dataset *ds = berry_dataset_load(data, err, sizeof err);
     if (!ds) return berry_cli_error("%s", err);
-    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx, .lora_path = lora};
-    berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err);
+    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx, .lora_path = lora,
+                                .no_prefix_cache = so.no_prefix_cache, .kv_page_tokens = so.kv_page};
+    berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
     if (!lm) { berry_dataset_free(ds); return berry_cli_error("%s: %s", model, err); }
+    if (so.prm_path) {
+        lp.model_path = so.prm_path;
+        lp.lora_path = NULL;
+        if (!(prm = berry_lm_local_open(&lp, err, sizeof err))) {
+            berry_lm_free(lm);
+            berry_dataset_free(ds);
+            return berry_cli_error("%s: %s", so.prm_path, err);
+        }
+    }
     const char *gname = NULL;
     berry_gguf_get_str(berry_model_gguf(berry_lm_local_model(lm)), "general.name", &gname, NULL);
 
@@ -236,7 +277,16 @@ static int cmd_eval(int argc, char **argv) {
         else if (berry_prompts_load(&prompts, text, len, err, sizeof err) != BERRY_OK) rc = berry_cli_error("%s: %s", prompt_set, err);
         free(text);
     }
-    if (rc) { berry_lm_free(lm); berry_dataset_free(ds); return rc; }
+    // The reward model speaks its own prompt set (the embedded roles when it is a berry-tiny model).
+    berry_prompts prm_prompts;
+    bool have_prm_prompts = false;
+    if (!rc && prm) {
+        const char *pname = NULL;
+        berry_gguf_get_str(berry_model_gguf(berry_lm_local_model(prm)), "general.name", &pname, NULL);
+        if (berry_prompts_init(&prm_prompts, berry_eval_prompts_for(pname), err, sizeof err) != BERRY_OK) rc = berry_cli_error("%s", err);
+        else have_prm_prompts = true;
+    }
+    if (rc) { berry_prompts_free(&prompts); berry_lm_free(prm); berry_lm_free(lm); berry_dataset_free(ds); return rc; }
 
     berry_eval_run_params rp = berry_eval_run_defaults();
     rp.method = method;
@@ -246,6 +296,9 @@ static int cmd_eval(int argc, char **argv) {
                                         .min_p = (float)min_p, .seed = (uint64_t)seed, .max_tokens = (int)n_predict,
                                         .stop = stops, .n_stop = n_stop};
     rp.opts.sampling_set = temp_set;
+    rp.opts.search = &so.sp;
+    rp.opts.prm = prm;
+    rp.opts.prm_prompts = have_prm_prompts ? &prm_prompts : NULL;
     rp.offset = offset;
     rp.limit = limit;
     rp.batch = (int)batch;
@@ -286,6 +339,8 @@ static int cmd_eval(int argc, char **argv) {
     }
     berry_eval_records_free(recs, n);
     berry_prompts_free(&prompts);
+    if (have_prm_prompts) berry_prompts_free(&prm_prompts);
+    berry_lm_free(prm);
     berry_lm_free(lm);
     berry_dataset_free(ds);
     return rc;

@@ -3,6 +3,7 @@
 #include "base/json.h"
 #include "cli/cli.h"
 #include "lm/lm_local.h"
+#include "search/flags.h"
 #include "search/search.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,30 +19,11 @@ static void usage(void) {
            "Solves the problem with a test-time search method and prints the final answer (or \"no answer\")\n"
            "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder.\n\n"
            "  -m, --model FILE      policy model (GGUF)\n"
-           "      --prm FILE        pairwise preference reward model (default: the policy judges)\n"
            "      --method M        sr-mcts (default), mctsr, greedy, sc (majority vote), bon (best-of-k by the\n"
            "                        PPRM through EBC), refine (iterative self-refine)\n"
            "  -f, --file FILE       read the problem from FILE\n"
-           "      --rollouts N      expansions (sr-mcts, mctsr), samples (sc, bon), rounds (refine) (default 8)\n"
-           "      --tokens N        budget: generated tokens at most (checked between model calls)\n"
-           "      --seconds S       budget: wall time (checked between model calls)\n"
-           "      --batch B         expansions selected with virtual loss per generate call (default 1)\n"
-           "      --children K      children before a node counts as fully expanded (default 2)\n"
-           "      --uct-c C         UCT exploration constant (default 1.4)\n"
-           "      --eps E           UCT epsilon (default 1e-5)\n"
-           "      --virtual-loss L  visits added per pending expansion while a batch is selected (default 1)\n"
-           "      --init N          sr-mcts: first solutions (default 1)\n"
-           "      --alpha A         sr-mcts: Q = A*Q_global + (1-A)*Q_local (default 0.5)\n"
-           "      --gamma G         sr-mcts: back-propagation Q(parent) <- (1-G)Q(parent) + G*Q(child) (default 0.5)\n"
-           "      --one-order       ask each PPRM comparison in one order only (default: both, averaged)\n"
-           "      --compare-max N   sr-mcts: compare a new solution with at most N others (default: all)\n"
-           "      --reward-samples N mctsr: self-evaluations per node (default 3)\n"
-           "      --damp-above X    mctsr: scores above X ... (default 95)\n"
-           "      --damp-to Y       ... become Y (default 50)\n"
-           "      --no-dummy        mctsr: no \"I don't know.\" answer beside the first\n"
-           "      --pick P          answer choice: q (default), rank (best EBC rank), vote (majority of the tree)\n"
+           "      --batch B         the same as --expand-batch\n"
            "      --temp T          sampling temperature of every role (default 0.7; greedy uses 0)\n"
-           "      --critique-temp T, --rewrite-temp T, --eval-temp T, --solve-temp T   one role's temperature\n"
            "      --top-k K, --top-p P, --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n"
            "  -n, --n-predict N     tokens per generation at most (default 512)\n"
            "  -s, --seed N          random seed (default 0): the same seed gives the same run\n"
@@ -50,10 +32,10 @@ static void usage(void) {
            "      --extract E       marked (\\boxed, \"the answer is\"; default) or last-number\n"
            "  -t, --threads N       threads (default: all CPUs)\n"
            "  -c, --ctx-size N      positions per sequence (default: the model's, at most 4096)\n"
-           "      --no-prefix-cache evaluate every prompt from scratch (to measure what sharing saves)\n"
            "      --tree            draw the tree (id, visits N, Q, answer; the chosen path starred)\n"
            "      --json FILE       write the whole tree and the counters as JSON\n"
-           "  -q, --quiet           no statistics on stderr\n", BERRY_EMBEDDED_MODEL_FILE);
+           "  -q, --quiet           no statistics on stderr\n\n"
+           "Search constants (the same flags as berry eval):\n%s", BERRY_EMBEDDED_MODEL_FILE, berry_search_flags_help);
 }
 
 static char *read_file(const char *path) {
@@ -82,8 +64,8 @@ static bool ends_gguf_named_berry(const char *path) {
 }
 
 static int cmd_solve(int argc, char **argv) {
-    const char *model = NULL, *prm_path = NULL, *problem = NULL, *file = NULL, *prompts_arg = NULL, *json_path = NULL;
-    int tree = 0, quiet = 0, no_cache = 0;
+    const char *model = NULL, *problem = NULL, *file = NULL, *prompts_arg = NULL, *json_path = NULL;
+    int tree = 0, quiet = 0;
     long threads = 0, ctx = 0;
     berry_search_method method = BERRY_SEARCH_SR_MCTS;
     for (int i = 1; i < argc; i++)  // the method's defaults first, so that later flags override them
@@ -92,9 +74,15 @@ static int cmd_solve(int argc, char **argv) {
             if (m < 0) return berry_cli_error("solve: unknown method '%s' (sr-mcts, mctsr, greedy, sc, bon, refine)", argv[i + 1]);
             method = (berry_search_method)m;
         }
-    berry_search_params sp = berry_search_defaults(method);
-    double temp = -1, ct = -1, rt = -1, et = -1, st = -1;
+    berry_search_flags so;
+    berry_search_flags_init(&so, method);
+    so.batch_flag = true;
+    double temp = -1;
+    char err[512];
     for (int i = 1; i < argc; i++) {
+        int r = berry_search_flag(&so, argc, argv, &i, err, sizeof err);
+        if (r < 0) return berry_cli_error("solve: %s", err);
+        if (r > 0) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long l;
@@ -105,51 +93,22 @@ static int cmd_solve(int argc, char **argv) {
 #define DBL(lo, hi, dst) do { NEED(); if (!berry_cli_float(a, v, lo, hi, &d)) return 1; dst = d; } while (0)
         if (FLAG("-h") || FLAG("--help")) { usage(); return 0; }
         else if (FLAG("-m") || FLAG("--model")) { NEED(); model = v; }
-        else if (FLAG("--prm")) { NEED(); prm_path = v; }
         else if (FLAG("--method")) NEED();
         else if (FLAG("-f") || FLAG("--file")) { NEED(); file = v; }
-        else if (FLAG("--rollouts")) INT(0, 100000, sp.rollouts);
-        else if (FLAG("--tokens")) INT(1, 0x7fffffffffffffffL, sp.max_gen_tokens);
-        else if (FLAG("--seconds")) DBL(0, 1e9, sp.max_seconds);
-        else if (FLAG("--batch")) INT(1, 256, sp.batch);
-        else if (FLAG("--children")) INT(1, 1000, sp.max_children);
-        else if (FLAG("--uct-c")) DBL(0, 1e9, sp.c);
-        else if (FLAG("--eps")) DBL(1e-300, 1e9, sp.eps);
-        else if (FLAG("--virtual-loss")) DBL(0, 1e9, sp.virtual_loss);
-        else if (FLAG("--init")) INT(1, 256, sp.init);
-        else if (FLAG("--alpha")) DBL(0, 1, sp.alpha);
-        else if (FLAG("--gamma")) DBL(0, 1, sp.gamma);
-        else if (FLAG("--one-order")) sp.one_order = true;
-        else if (FLAG("--compare-max")) INT(0, 1 << 20, sp.compare_max);
-        else if (FLAG("--reward-samples")) INT(1, 64, sp.reward_samples);
-        else if (FLAG("--damp-above")) DBL(-100, 100, sp.damp_above);
-        else if (FLAG("--damp-to")) DBL(-100, 100, sp.damp_to);
-        else if (FLAG("--no-dummy")) sp.dummy = false;
-        else if (FLAG("--pick")) {
-            NEED();
-            if (!strcmp(v, "q")) sp.pick = BERRY_PICK_Q;
-            else if (!strcmp(v, "rank")) sp.pick = BERRY_PICK_RANK;
-            else if (!strcmp(v, "vote")) sp.pick = BERRY_PICK_VOTE;
-            else return berry_cli_error("solve: --pick expects q, rank or vote");
-        } else if (FLAG("--temp")) DBL(0, 100, temp);
-        else if (FLAG("--critique-temp")) DBL(0, 100, ct);
-        else if (FLAG("--rewrite-temp")) DBL(0, 100, rt);
-        else if (FLAG("--eval-temp")) DBL(0, 100, et);
-        else if (FLAG("--solve-temp")) DBL(0, 100, st);
-        else if (FLAG("--top-k")) { INT(0, 1 << 30, sp.solve.top_k); sp.critique.top_k = sp.rewrite.top_k = sp.eval.top_k = sp.solve.top_k; }
-        else if (FLAG("--top-p")) { DBL(0, 1, sp.solve.top_p); sp.critique.top_p = sp.rewrite.top_p = sp.eval.top_p = sp.solve.top_p; }
-        else if (FLAG("--min-p")) { DBL(0, 1, sp.solve.min_p); sp.critique.min_p = sp.rewrite.min_p = sp.eval.min_p = sp.solve.min_p; }
-        else if (FLAG("-n") || FLAG("--n-predict")) { INT(1, 1 << 20, sp.solve.max_tokens); sp.critique.max_tokens = sp.rewrite.max_tokens = sp.eval.max_tokens = sp.solve.max_tokens; }
-        else if (FLAG("-s") || FLAG("--seed")) INT(0, 0x7fffffffffffffffL, sp.seed);
+        else if (FLAG("--temp")) DBL(0, 100, temp);
+        else if (FLAG("--top-k")) { INT(0, 1 << 30, so.sp.solve.top_k); so.sp.critique.top_k = so.sp.rewrite.top_k = so.sp.eval.top_k = so.sp.solve.top_k; }
+        else if (FLAG("--top-p")) { DBL(0, 1, so.sp.solve.top_p); so.sp.critique.top_p = so.sp.rewrite.top_p = so.sp.eval.top_p = so.sp.solve.top_p; }
+        else if (FLAG("--min-p")) { DBL(0, 1, so.sp.solve.min_p); so.sp.critique.min_p = so.sp.rewrite.min_p = so.sp.eval.min_p = so.sp.solve.min_p; }
+        else if (FLAG("-n") || FLAG("--n-predict")) { INT(1, 1 << 20, so.sp.solve.max_tokens); so.sp.critique.max_tokens = so.sp.rewrite.max_tokens = so.sp.eval.max_tokens = so.sp.solve.max_tokens; }
+        else if (FLAG("-s") || FLAG("--seed")) INT(0, 0x7fffffffffffffffL, so.sp.seed);
         else if (FLAG("--prompts")) { NEED(); prompts_arg = v; }
         else if (FLAG("--extract")) {
             NEED();
-            if (!strcmp(v, "marked")) sp.extract = BERRY_EXTRACT_MARKED;
-            else if (!strcmp(v, "last-number")) sp.extract = BERRY_EXTRACT_LAST_NUMBER;
+            if (!strcmp(v, "marked")) so.sp.extract = BERRY_EXTRACT_MARKED;
+            else if (!strcmp(v, "last-number")) so.sp.extract = BERRY_EXTRACT_LAST_NUMBER;
             else return berry_cli_error("solve: --extract expects marked or last-number");
         } else if (FLAG("-t") || FLAG("--threads")) INT(1, 1024, threads);
         else if (FLAG("-c") || FLAG("--ctx-size")) INT(1, 1 << 20, ctx);
-        else if (FLAG("--no-prefix-cache")) no_cache = 1;
         else if (FLAG("--tree")) tree = 1;
         else if (FLAG("--json")) { NEED(); json_path = v; }
         else if (FLAG("-q") || FLAG("--quiet")) quiet = 1;
@@ -161,12 +120,11 @@ static int cmd_solve(int argc, char **argv) {
 #undef INT
 #undef DBL
     }
-    if (temp >= 0) sp.solve.temperature = sp.critique.temperature = sp.rewrite.temperature = sp.eval.temperature = (float)temp;
-    if (method == BERRY_SEARCH_GREEDY) sp.solve.temperature = 0;
-    if (st >= 0) sp.solve.temperature = (float)st;
-    if (ct >= 0) sp.critique.temperature = (float)ct;
-    if (rt >= 0) sp.rewrite.temperature = (float)rt;
-    if (et >= 0) sp.eval.temperature = (float)et;
+    if (temp >= 0) berry_search_flags_temperature(&so, temp);
+    if (method == BERRY_SEARCH_GREEDY) so.sp.solve.temperature = 0;
+    berry_search_flags_finish(&so);
+    const berry_search_params *spc = &so.sp;
+    const char *prm_path = so.prm_path;
     if (!problem == !file) return berry_cli_error("solve: give exactly one problem (an argument or -f FILE)");
     char *file_text = NULL;
     if (file) {
@@ -188,7 +146,6 @@ static int cmd_solve(int argc, char **argv) {
         }
     }
     berry_prompts pp;
-    char err[512];
     berry_prompts_kind kind = embedded || ends_gguf_named_berry(model) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
     if (prompts_arg && !strcmp(prompts_arg, "embedded")) kind = BERRY_PROMPTS_EMBEDDED;
     else if (prompts_arg) kind = BERRY_PROMPTS_INSTRUCT;
@@ -203,7 +160,8 @@ static int cmd_solve(int argc, char **argv) {
             return s == BERRY_EIO ? berry_cli_error("solve: cannot read '%s'", prompts_arg) : berry_cli_error("%s: %s", prompts_arg, err);
         }
     }
-    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx, .no_prefix_cache = no_cache};
+    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx,
+                                .no_prefix_cache = so.no_prefix_cache, .kv_page_tokens = so.kv_page};
     berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
     if (!lm) { berry_prompts_free(&pp); free(file_text); return berry_cli_error("%s: %s", model, err); }
     if (prm_path) {
@@ -215,8 +173,23 @@ static int cmd_solve(int argc, char **argv) {
             return berry_cli_error("%s: %s", prm_path, err);
         }
     }
+    // A separate reward model speaks its own prompt set (as in berry eval): the embedded roles when its
+    // file is named berry*, instruct templates otherwise.
+    berry_prompts jp;
+    bool have_jp = false;
+    if (prm) {
+        berry_prompts_kind jk = ends_gguf_named_berry(prm_path) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
+        if (berry_prompts_init(&jp, jk, err, sizeof err) != BERRY_OK) {
+            berry_lm_free(prm);
+            berry_lm_free(lm);
+            berry_prompts_free(&pp);
+            free(file_text);
+            return berry_cli_error("solve: %s", err);
+        }
+        have_jp = true;
+    }
     berry_search_result r;
-    berry_status s = berry_search_solve(lm, prm, &pp, NULL, problem, &sp, &r, err, sizeof err);
+    berry_status s = berry_search_solve(lm, prm, &pp, have_jp ? &jp : NULL, problem, spc, &r, err, sizeof err);
     int rc = 0;
     if (s != BERRY_OK) rc = berry_cli_error("solve: %s", err);
     if (json_path && r.tree.n > 0) {
@@ -245,9 +218,19 @@ static int cmd_solve(int argc, char **argv) {
                     berry_search_method_name(method), r.rollouts, r.tree.n - 1, berry_search_stop_name(r.stop),
                     r.partial ? ", " : "", r.partial ? r.partial : "", (long long)r.comparisons,
                     (long long)c.tokens_generated, (long long)c.prompt_tokens, (long long)c.prompt_tokens_evaluated, r.seconds);
+            fprintf(stderr, "prompt tokens evaluated / submitted by role:");
+            for (int k = 0; k < BERRY_ROLE_COUNT; k++)
+                if (r.role[k].calls)
+                    fprintf(stderr, " %s %lld/%lld", berry_role_name((berry_role)k), (long long)r.role[k].prompt_tokens_evaluated,
+                            (long long)r.role[k].prompt_tokens);
+            if (r.compare_reversed.calls)
+                fprintf(stderr, " (compare with the new solution second %lld/%lld)", (long long)r.compare_reversed.prompt_tokens_evaluated,
+                        (long long)r.compare_reversed.prompt_tokens);
+            fputc('\n', stderr);
         }
     }
     berry_search_result_free(&r);
+    if (have_jp) berry_prompts_free(&jp);
     berry_lm_free(prm);
     berry_lm_free(lm);
     berry_prompts_free(&pp);

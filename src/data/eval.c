@@ -347,11 +347,18 @@ berry_status berry_eval_run(berry_lm *lm, const berry_dataset *d, const berry_ev
             probs[i] = (berry_eval_problem){.id = pr->id, .question = pr->problem, .extract = pr->extract, .grade = pr->grade};
             ans[i] = (berry_eval_answer){.pick = -1};
         }
-        berry_lm_counters c0 = lm->counters;
+        // A separate reward model's spending counts with the policy's.
+        berry_lm *prm = p->opts.prm && p->opts.prm != lm ? p->opts.prm : NULL;
+        berry_lm_counters c0 = lm->counters, j0 = prm ? prm->counters : (berry_lm_counters){0};
         double t1 = berry_now();
         s = m->fn(lm, probs, nb, &p->opts, ans, err, err_size);
         double dt = berry_now() - t1;
         berry_lm_counters c1 = lm->counters;
+        if (prm) {
+            c1.calls += prm->counters.calls - j0.calls;
+            c1.prompt_tokens += prm->counters.prompt_tokens - j0.prompt_tokens;
+            c1.prompt_tokens_evaluated += prm->counters.prompt_tokens_evaluated - j0.prompt_tokens_evaluated;
+        }
         for (int i = 0; i < nb && s == BERRY_OK; i++) {
             const berry_problem *pr = &d->items[todo[at + (size_t)i]];
             berry_eval_answer *a = &ans[i];

@@ -20,6 +20,7 @@
 #include "math/extract.h"
 #include "math/grade.h"
 #include "search/prompts.h"
+#include "search/search.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,13 @@ typedef struct {
     berry_sampling sampling;       // greedy forces temperature 0; search methods use max_tokens and seed
     bool sampling_set;             // the temperature was given explicitly (search methods then use it too)
     int max_parallel;              // requests per generate call at most (0: no limit)
+    // Search methods: every constant of the search (src/search/flags.h parses them for berry solve and
+    // berry eval alike). NULL, or built for another method: berry_search_defaults of the method, with
+    // max_tokens and, when sampling_set, the sampling of SAMPLING. The rollouts are K either way; the
+    // seed is mixed with each problem's id.
+    const berry_search_params *search;
+    berry_lm *prm;                 // the comparison judge of sr-mcts and bon; NULL: the policy judges
+    const berry_prompts *prm_prompts;  // its prompt set; NULL: PROMPTS
 } berry_eval_opts;
 
 // What a method returns for one problem. Counters of model use are the harness's business.

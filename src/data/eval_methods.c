@@ -128,23 +128,27 @@ static berry_status run_search(berry_search_method m, berry_lm *lm, const berry_
                                const berry_eval_opts *o, berry_eval_answer *out, char *err, size_t err_size) {
     if (!o->prompts) return berry_errf(err, err_size, BERRY_EINVAL, "eval: no prompt set");
     for (int i = 0; i < n; i++) {
-        berry_search_params sp = berry_search_defaults(m);
+        berry_search_params sp;
+        if (o->search && o->search->method == m) sp = *o->search;
+        else {
+            sp = berry_search_defaults(m);
+            berry_search_sampling *roles[] = {&sp.solve, &sp.critique, &sp.rewrite, &sp.eval};
+            for (int r = 0; r < 4; r++) {
+                if (o->sampling.max_tokens > 0) roles[r]->max_tokens = o->sampling.max_tokens;
+                if (o->sampling_set) {
+                    roles[r]->temperature = o->sampling.temperature;
+                    roles[r]->top_k = o->sampling.top_k;
+                    roles[r]->top_p = o->sampling.top_p;
+                    roles[r]->min_p = o->sampling.min_p;
+                }
+            }
+        }
         sp.rollouts = o->k > 0 ? o->k : sp.rollouts;
         sp.seed = mix(o->sampling.seed ^ hash_str(probs[i].id));
         sp.extract = probs[i].extract;
         if (o->max_parallel > 0) sp.max_parallel = o->max_parallel;
-        berry_search_sampling *roles[] = {&sp.solve, &sp.critique, &sp.rewrite, &sp.eval};
-        for (int r = 0; r < 4; r++) {
-            if (o->sampling.max_tokens > 0) roles[r]->max_tokens = o->sampling.max_tokens;
-            if (o->sampling_set) {
-                roles[r]->temperature = o->sampling.temperature;
-                roles[r]->top_k = o->sampling.top_k;
-                roles[r]->top_p = o->sampling.top_p;
-                roles[r]->min_p = o->sampling.min_p;
-            }
-        }
         berry_search_result res;
-        berry_status s = berry_search_solve(lm, NULL, o->prompts, NULL, probs[i].question, &sp, &res, err, err_size);
+        berry_status s = berry_search_solve(lm, o->prm, o->prompts, o->prm_prompts, probs[i].question, &sp, &res, err, err_size);
         if (s == BERRY_OK) {
             const char *sol = res.chosen > 0 ? res.tree.node[res.chosen].solution : "";
             if (!alloc_answer(&out[i], 1) || !(out[i].outputs[0] = berry_strdup(sol ? sol : "")) ||
