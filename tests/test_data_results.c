@@ -1,8 +1,9 @@
 // Tests of src/data/results: metrics against hand calculation, and result records written, reloaded
-// and resumed after a simulated kill.
+// (every field, and lines of the first format) and resumed after a torn last line.
 #include "test.h"
 #include "data/results.h"
 #include <stdlib.h>
+#include <string.h>
 
 TEST(results_wilson_interval_by_hand) {
     // 8 of 10, z = 1.959964: z²/n = 0.3841459; center = (0.8 + 0.1920729) / 1.3841459 = 0.7167403;
@@ -38,41 +39,110 @@ TEST(results_records_roundtrip_and_resume) {
     snprintf(path, sizeof path, "%s/r.jsonl", berry_test_tmpdir());
     berry_result *rs;
     size_t n;
+    long good;
     char err[256];
-    CHECK(berry_results_load(path, &rs, &n, err, sizeof err) == BERRY_OK && n == 0);  // fresh run
+    CHECK(berry_results_load(path, &rs, &n, &good, err, sizeof err) == BERRY_OK && n == 0 && good == 0);  // fresh run
     FILE *f = fopen(path, "w");
     CHECK(f);
     char *outs[3] = {"so \\boxed{2}", "\\boxed{3}", "\"quoted\"\n"};
     char *ans[3] = {"2", "3", NULL};
     bool cor1[3] = {true, false, false}, cor2[3] = {false, true, true};
-    berry_result r1 = {"p1", "What is 1+1?", "2", 3, outs, ans, cor1, 120, 3, 1.5};
-    berry_result r2 = {"p2", "Q2", "3", 3, outs, ans, cor2, 80, 3, 0.5};
-    CHECK(berry_result_append(f, &r1, err, sizeof err) == BERRY_OK);
-    CHECK(berry_result_append(f, &r2, err, sizeof err) == BERRY_OK);
+    berry_result r1 = {.id = "p1", .method = "sr-mcts", .model = "berry-tiny", .data = "test.jsonl",
+                       .prompt = "What is 1+1?", .reference = "2", .stop = "tokens", .budget = 8, .n = 3,
+                       .outputs = outs, .answers = ans, .correct = cor1, .pick = 0, .majority = 0, .nodes = 9,
+                       .batch = 1, .tokens = 120, .prompt_tokens = 5000, .prompt_tokens_evaluated = 1800,
+                       .model_calls = 3, .seconds = 1.5};
+    berry_result r2 = r1;
+    r2.id = "p2";
+    r2.correct = cor2;
+    r2.pick = 2;  // the output without an answer
+    r2.majority = -1;
+    r2.stop = NULL;
+    r2.nodes = 0;
+    r2.tokens = 80;
+    r2.seconds = 0.25;
+    CHECK(berry_result_write(f, &r1, err, sizeof err) == BERRY_OK);
+    CHECK(berry_result_write(f, &r2, err, sizeof err) == BERRY_OK);
+    long complete = ftell(f);
     fputs("{\"id\":\"p3\",\"outp", f);  // killed mid-write
     fclose(f);
-    CHECKF(berry_results_load(path, &rs, &n, err, sizeof err) == BERRY_OK, "%s", err);
+    CHECKF(berry_results_load(path, &rs, &n, &good, err, sizeof err) == BERRY_OK, "%s", err);
     CHECK_EQ_INT(n, 2);
-    CHECK_STR(rs[0].id, "p1");
-    CHECK_STR(rs[0].outputs[2], "\"quoted\"\n");
-    CHECK(rs[0].answers[2] == NULL);
-    CHECK(rs[1].correct[1] && !rs[1].correct[0]);
-    berry_summary s;
-    berry_summarize(rs, n, NULL, &s);
-    // First sample: 1 of 2. maj@3: p1 votes {2, 3} tie -> "2" (correct); p2 the same answers -> "2"
-    // (sample 0, incorrect) -> 1/2. pass@3: both have a correct sample -> 1.
-    CHECK_EQ_INT(s.first_correct, 1);
-    CHECK_NEAR(s.acc, 0.5, 1e-12);
-    CHECK_EQ_INT(s.k, 3);
-    CHECK_NEAR(s.maj_at_k, 0.5, 1e-12);
-    CHECK_NEAR(s.pass_at_k, 1.0, 1e-12);
-    CHECK_EQ_INT(s.tokens, 200);
-    CHECK_NEAR(s.seconds, 2.0, 1e-12);
+    CHECK_EQ_INT(good, complete);  // where an appending run cuts the torn line off
+    // Every field comes back as written.
+    const berry_result *x = &rs[0];
+    CHECK_STR(x->id, "p1");
+    CHECK_STR(x->method, "sr-mcts");
+    CHECK_STR(x->model, "berry-tiny");
+    CHECK_STR(x->data, "test.jsonl");
+    CHECK_STR(x->prompt, "What is 1+1?");
+    CHECK_STR(x->reference, "2");
+    CHECK_STR(x->stop, "tokens");
+    CHECK_EQ_INT(x->budget, 8);
+    CHECK_EQ_INT(x->n, 3);
+    CHECK_STR(x->outputs[0], "so \\boxed{2}");
+    CHECK_STR(x->outputs[2], "\"quoted\"\n");
+    CHECK_STR(x->answers[1], "3");
+    CHECK(x->answers[2] == NULL);
+    CHECK(x->correct[0] && !x->correct[1] && !x->correct[2]);
+    CHECK_EQ_INT(x->pick, 0);
+    CHECK_EQ_INT(x->majority, 0);
+    CHECK_EQ_INT(x->nodes, 9);
+    CHECK_EQ_INT(x->batch, 1);
+    CHECK_EQ_INT(x->tokens, 120);
+    CHECK_EQ_INT(x->prompt_tokens, 5000);
+    CHECK_EQ_INT(x->prompt_tokens_evaluated, 1800);
+    CHECK_EQ_INT(x->model_calls, 3);
+    CHECK(x->seconds == 1.5);
+    x = &rs[1];
+    CHECK_STR(x->id, "p2");
+    CHECK(x->stop == NULL);
+    CHECK_EQ_INT(x->pick, 2);
+    CHECK_EQ_INT(x->majority, -1);
+    CHECK_EQ_INT(x->nodes, 0);
+    CHECK(x->seconds == 0.25);
+    CHECK(!x->correct[0] && x->correct[1] && x->correct[2]);
+    // Writing what was read gives the same bytes.
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s/r2.jsonl", berry_test_tmpdir());
+    f = fopen(path2, "w");
+    for (size_t i = 0; i < n; i++) CHECK(berry_result_write(f, &rs[i], err, sizeof err) == BERRY_OK);
+    fclose(f);
+    size_t l1, l2;
+    char *b1 = berry_test_read_file(path, &l1), *b2 = berry_test_read_file(path2, &l2);
+    CHECK(b1 && b2 && l2 == (size_t)complete && !memcmp(b1, b2, l2));
+    free(b1);
+    free(b2);
     berry_results_free(rs, n);
     // A malformed complete line is an error, not silently skipped.
     f = fopen(path, "a");
     fputs("\nnot json\n", f);
     fclose(f);
-    CHECK(berry_results_load(path, &rs, &n, err, sizeof err) != BERRY_OK);
+    CHECK(berry_results_load(path, &rs, &n, NULL, err, sizeof err) != BERRY_OK);
     CHECK(strstr(err, "r.jsonl:3") != NULL);
+}
+
+// A line in the format written before the method fields existed (the keys of the first results files):
+// it loads, with the first output as the pick and the budget its number of outputs.
+TEST(results_records_read_the_first_format) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/old.jsonl", berry_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fputs("{\"id\":\"p1\",\"prompt\":\"What is 1+1?\",\"reference\":\"2\",\"outputs\":[\"so \\\\boxed{2}\",\"x\"],"
+          "\"answers\":[\"2\",null],\"correct\":[true,false],\"tokens\":120,\"model_calls\":3,\"seconds\":1.5}\n", f);
+    fclose(f);
+    berry_result *rs;
+    size_t n;
+    char err[256];
+    CHECKF(berry_results_load(path, &rs, &n, NULL, err, sizeof err) == BERRY_OK, "%s", err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_STR(rs[0].outputs[0], "so \\boxed{2}");
+    CHECK(rs[0].answers[1] == NULL && rs[0].correct[0] && !rs[0].correct[1]);
+    CHECK(rs[0].method == NULL);
+    CHECK_EQ_INT(rs[0].budget, 2);
+    CHECK_EQ_INT(rs[0].pick, 0);
+    CHECK_EQ_INT(rs[0].tokens, 120);
+    CHECK_EQ_INT(rs[0].model_calls, 3);
+    berry_results_free(rs, n);
 }

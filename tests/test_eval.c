@@ -9,6 +9,8 @@
 #include "test.h"
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 // Five problems in the generic format. The canned replies below answer p1, p3 and p4 right (p3 as
@@ -111,10 +113,10 @@ TEST(eval_greedy_records_and_verdicts) {
     CHECK_EQ_INT(f.batch[2], 1);
     CHECK(f.temperature[0] == 0.0f);
 
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
     long good;
-    CHECK(berry_eval_records_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     static const char *const ids[] = {"p1", "p2", "p3", "p4", "p5"};
     static const char *const answers[] = {"5", "26", "\\frac{1}{2}", "3", NULL};
@@ -146,15 +148,6 @@ TEST(eval_greedy_records_and_verdicts) {
     for (int i = 0; i < 5; i++) pt += r[i].prompt_tokens_evaluated;
     CHECK_EQ_INT(pt, 48);
 
-    // The records are also data/results.h records.
-    berry_result *rr;
-    size_t nr;
-    CHECK(berry_results_load(path, &rr, &nr, err, sizeof err) == BERRY_OK);
-    CHECK_EQ_INT(nr, 5);
-    CHECK(rr[2].correct[0] && !rr[1].correct[0]);
-    CHECK_EQ_INT(rr[0].tokens, 11);
-    berry_results_free(rr, nr);
-
     // Summary by hand: 3 of 5 right; 30 tokens; one sample each, so no maj@k / pass@k lines.
     berry_eval_summary s;
     berry_eval_summarize(r, n, &s);
@@ -174,7 +167,7 @@ TEST(eval_greedy_records_and_verdicts) {
     CHECK(berry_json_num(berry_json_get(js, "accuracy"), &acc) && acc == 0.6);
     berry_json_free(js);
     free(text);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     berry_prompts_free(&pp);
     berry_lm_free(lm);
     berry_dataset_free(d);
@@ -201,12 +194,12 @@ TEST(eval_resume_after_torn_line) {
     CHECK(fp);
     fputs("{\"id\":\"p4\",\"method\":\"greedy\",\"budget\":1,\"outp", fp);
     fclose(fp);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
     long good;
-    CHECK(berry_eval_records_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 3);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     // The rerun over everything redoes p4 (torn) and p5 only, and cuts the torn line off.
     rp.limit = 0;
     sc.requests = 0;
@@ -216,14 +209,14 @@ TEST(eval_resume_after_torn_line) {
     CHECK_EQ_INT(sc.requests, 2);
     CHECK_STR(sc.seen[0], "p4");
     CHECK_STR(sc.seen[1], "p5");
-    CHECK(berry_eval_records_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     for (int i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "p%d", i + 1);
         CHECK_STR(r[i].id, id);
     }
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     // A third run has nothing to do.
     sc.requests = 0;
     CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
@@ -261,18 +254,89 @@ TEST(eval_resume_after_model_failure) {
     CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_EIO);
     CHECK(strstr(err, "the model died"));
     CHECK_EQ_INT(st.evaluated, 3);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 3);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     lm->vt = real_vt;
     sc.requests = 0;
     CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(sc.requests, 2);
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
+    berry_prompts_free(&pp);
+    berry_lm_free(lm);
+    berry_dataset_free(d);
+}
+
+// A fake whose generate kills its own process (SIGKILL, as kill -9 would) when p4's request comes.
+static berry_status dying_generate(berry_lm *lm, const berry_lm_request *reqs, int n, berry_lm_output *out, char *err,
+                                   size_t err_size) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(id_in(reqs[i].prompt), "p4")) raise(SIGKILL);
+    return real_vt->generate(lm, reqs, n, out, err, err_size);
+}
+
+// A real kill -9 in the middle of a run: a child process evaluates until the model call of p4 kills it;
+// the three records written before survive (each was flushed and fsync'd), and a rerun in this process
+// does p4 and p5 only and leaves the five records in dataset order.
+TEST(eval_resume_after_kill_9) {
+    berry_dataset *d = load_data();
+    CHECK(d);
+    const char *path = results_path("kill9.jsonl");
+    unlink(path);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        script sc = {0};
+        fake_lm f = {.reply = reply, .user = &sc};
+        berry_lm *lm = fake_lm_new(&f);
+        real_vt = lm->vt;
+        fail_vt = *lm->vt;
+        fail_vt.generate = dying_generate;
+        lm->vt = &fail_vt;
+        berry_prompts pp;
+        char err[256];
+        berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err);
+        berry_eval_run_params rp = greedy_params(&pp);
+        rp.batch = 1;
+        berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err);
+        _exit(0);  // not reached: p4 kills the process
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
+    berry_result *r;
+    size_t n;
+    char err[256];
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(n, 3);
+    berry_results_free(r, n);
+    script sc = {0};
+    fake_lm f = {.reply = reply, .user = &sc};
+    berry_lm *lm = fake_lm_new(&f);
+    berry_prompts pp;
+    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
+    berry_eval_run_params rp = greedy_params(&pp);
+    rp.batch = 1;
+    berry_eval_run_stats st;
+    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(st.skipped, 3);
+    CHECK_EQ_INT(st.evaluated, 2);
+    CHECK_STR(sc.seen[0], "p4");
+    CHECK_STR(sc.seen[1], "p5");
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "p%d", (int)i + 1);
+        CHECK_STR(r[i].id, id);
+    }
+    CHECK(r[3].correct[0] && !r[4].correct[0]);  // p4 answers 3 (right), p5 has no answer
+    berry_results_free(r, n);
     berry_prompts_free(&pp);
     berry_lm_free(lm);
     berry_dataset_free(d);
@@ -306,9 +370,9 @@ TEST(eval_sample_majority_is_not_an_oracle) {
     CHECK_EQ_INT(f.n_generate, 1);
     CHECK_EQ_INT(f.batch[0], 3);
     CHECK(f.temperature[0] == 0.8f);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     // 7 and 7.0 are one answer with two votes: the majority is sample 0, which is wrong; sample 2 is
     // right, so pass@3 (the oracle) is 1 while the method's accuracy and maj@3 are 0.
@@ -324,15 +388,15 @@ TEST(eval_sample_majority_is_not_an_oracle) {
     char *t = berry_eval_summary_text(&s, false);
     CHECK(t && strstr(t, "pass@3     100.0%  ORACLE"));
     free(t);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     berry_prompts_free(&pp);
     berry_lm_free(lm);
     berry_dataset_free(d);
 }
 
 // Records built by hand; every figure below is computed in the comments.
-static berry_eval_record hand(const char *id, int n, const bool *correct, int pick, int majority, long tokens) {
-    berry_eval_record r = {.id = strdup(id), .method = strdup("sample"), .budget = 4, .n = n, .pick = pick,
+static berry_result hand(const char *id, int n, const bool *correct, int pick, int majority, long tokens) {
+    berry_result r = {.id = strdup(id), .method = strdup("sample"), .budget = 4, .n = n, .pick = pick,
                            .majority = majority, .tokens = tokens, .model_calls = 1, .seconds = 0.5, .batch = 1};
     r.outputs = calloc((size_t)n, sizeof *r.outputs);
     r.answers = calloc((size_t)n, sizeof *r.answers);
@@ -349,7 +413,7 @@ TEST(eval_metrics_by_hand) {
     // k = the fewest samples = 2; picks are the majorities; d has n = k so its majority counts,
     // a..c have n = 4 > k, so maj@2 counts their first sample: a right, b wrong, c wrong -> (1+0+0+1)/4.
     const bool a[] = {1, 0, 0, 0}, b[] = {0, 1, 1, 0}, c[] = {0, 0, 0, 0}, dd[] = {1, 1};
-    berry_eval_record r[4] = {hand("a", 4, a, 2, 2, 100), hand("b", 4, b, 1, 1, 50), hand("c", 4, c, 0, 0, 30),
+    berry_result r[4] = {hand("a", 4, a, 2, 2, 100), hand("b", 4, b, 1, 1, 50), hand("c", 4, c, 0, 0, 30),
                               hand("d", 2, dd, 0, 0, 20)};
     berry_eval_summary s;
     berry_eval_summarize(r, 4, &s);
@@ -372,7 +436,7 @@ TEST(eval_metrics_by_hand) {
     r[3].method = strdup("greedy");
     berry_eval_summarize(r, 4, &s);
     CHECK(s.mixed);
-    for (int i = 0; i < 4; i++) berry_eval_record_clear(&r[i]);
+    for (int i = 0; i < 4; i++) berry_result_clear(&r[i]);
 }
 
 TEST(eval_report_table_text) {
@@ -415,18 +479,18 @@ TEST(eval_records_reject_malformed_lines) {
     fputs("{\"id\":\"a\",\"correct\":[true],\"answers\":[\"1\"],\"outputs\":[\"x\"],\"pick\":0}\n", f);
     fputs("{\"id\":\"b\",\"correct\":[true],\"pick\":3}\n", f);
     fclose(f);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
     char err[256];
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_EFORMAT);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_EFORMAT);
     CHECKF(strstr(err, "bad.jsonl:2:") && strstr(err, "pick"), "%s", err);
     f = fopen(path, "wb");
     fputs("not json\n{\"id\":\"a\",\"correct\":[]}\n", f);
     fclose(f);
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_EFORMAT);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_EFORMAT);
     CHECK(strstr(err, "bad.jsonl:1:"));
     // A missing file is a fresh run.
-    CHECK(berry_eval_records_load(results_path("none.jsonl"), &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(results_path("none.jsonl"), &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 0);
 }
 
@@ -451,15 +515,15 @@ TEST(eval_instruct_prompt_goes_through_chat) {
     rp.limit = 1;
     const char *path = results_path("instruct.jsonl");
     CHECK(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     // The fake's chat format: <system>...</><user>...</><assistant>.
     CHECK(r[0].prompt && !strncmp(r[0].prompt, "<system>", 8) && strstr(r[0].prompt, "\\boxed{}") &&
           strstr(r[0].prompt, "What is 2 + 3?"));
     CHECK(r[0].correct[0]);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     berry_prompts_free(&pp);
     berry_lm_free(lm);
     berry_dataset_free(d);
@@ -492,9 +556,9 @@ TEST(eval_search_method_sc) {
     rp.limit = 1;
     const char *path = results_path("sc.jsonl");
     CHECKF(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK, "%s", err);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     CHECK_STR(r[0].method, "sc");
     CHECK_EQ_INT(r[0].budget, 3);
@@ -504,7 +568,7 @@ TEST(eval_search_method_sc) {
     CHECK_EQ_INT(r[0].nodes, 3);
     CHECK_EQ_INT(r[0].tokens, 12);  // three samples of 4 words
     CHECK_EQ_INT(count, 3);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     berry_prompts_free(&pp);
     berry_lm_free(lm);
     berry_dataset_free(d);

@@ -148,12 +148,12 @@ TEST(search_flags_reach_berry_eval) {
     char path[512];
     snprintf(path, sizeof path, "%s/flags_mctsr.jsonl", berry_test_tmpdir());
     CHECKF(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK, "%s", err);
-    berry_eval_record *r;
+    berry_result *r;
     size_t n;
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK && n == 1);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK && n == 1);
     CHECK_EQ_INT(r[0].nodes, 4);
     CHECK_EQ_INT(c.selfeval, 8);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
 
     // SR-MCTS, 3 rollouts, --one-order, with the reward model: 4 solutions, 6 pairs, each asked once,
     // all of the judge and none of the policy; the record's calls count both models.
@@ -167,7 +167,7 @@ TEST(search_flags_reach_berry_eval) {
     int64_t policy_calls0 = lm->counters.calls;
     snprintf(path, sizeof path, "%s/flags_srmcts.jsonl", berry_test_tmpdir());
     CHECKF(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK, "%s", err);
-    CHECK(berry_eval_records_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK && n == 1);
+    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK && n == 1);
     CHECK_EQ_INT(r[0].nodes, 4);
     CHECK_EQ_INT(judged, 6);
     CHECK_EQ_INT(fj.n_score, 6);
@@ -176,7 +176,7 @@ TEST(search_flags_reach_berry_eval) {
     CHECK_EQ_INT(lm->counters.calls - policy_calls0, 7);
     CHECK_EQ_INT(r[0].model_calls, 7 + 6);
     CHECK(r[0].correct[0]);
-    berry_eval_records_free(r, n);
+    berry_results_free(r, n);
     // Without --one-order the same run asks every pair in both orders: 12.
     berry_search_flags_init(&o, BERRY_SEARCH_SR_MCTS);
     judged = 0;

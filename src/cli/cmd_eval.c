@@ -85,7 +85,7 @@ typedef struct {
     bool quiet;
 } progress_ctx;
 
-static void on_record(void *user, const berry_eval_record *r, const berry_eval_progress *p) {
+static void on_record(void *user, const berry_result *r, const berry_eval_progress *p) {
     (void)r;
     progress_ctx *c = user;
     if (c->quiet) return;
@@ -112,13 +112,13 @@ static int cmd_report(int argc, char **argv) {
     }
     if (!n_files) { free(files); return berry_cli_error("eval report: no results files"); }
     berry_eval_summary *sum = calloc((size_t)n_files, sizeof *sum);
-    berry_eval_record **recs = calloc((size_t)n_files, sizeof *recs);
+    berry_result **recs = calloc((size_t)n_files, sizeof *recs);
     size_t *nrec = calloc((size_t)n_files, sizeof *nrec);
     int rc = 0;
     char err[512];
     if (!sum || !recs || !nrec) rc = berry_cli_error("out of memory");
     for (int i = 0; i < n_files && !rc; i++) {
-        if (berry_eval_records_load(files[i], &recs[i], &nrec[i], NULL, err, sizeof err) != BERRY_OK)
+        if (berry_results_load(files[i], &recs[i], &nrec[i], NULL, err, sizeof err) != BERRY_OK)
             rc = berry_cli_error("%s", err);
         else if (!nrec[i]) rc = berry_cli_error("%s: no records", files[i]);
         else berry_eval_summarize(recs[i], nrec[i], &sum[i]);
@@ -157,7 +157,7 @@ static int cmd_report(int argc, char **argv) {
             free(plot);
         }
     }
-    for (int i = 0; i < n_files && recs; i++) berry_eval_records_free(recs[i], nrec[i]);
+    for (int i = 0; i < n_files && recs; i++) berry_results_free(recs[i], nrec[i]);
     free(recs);
     free(nrec);
     free(sum);
@@ -321,9 +321,9 @@ static int cmd_eval(int argc, char **argv) {
     if (s != BERRY_OK) rc = berry_cli_error("eval: %s (the records written so far are kept; rerun to resume)", err);
 
     // The summary covers every record of the file: this run's and the earlier runs' it resumed.
-    berry_eval_record *recs = NULL;
+    berry_result *recs = NULL;
     size_t n = 0;
-    if (!rc && berry_eval_records_load(out, &recs, &n, NULL, err, sizeof err) != BERRY_OK) rc = berry_cli_error("%s", err);
+    if (!rc && berry_results_load(out, &recs, &n, NULL, err, sizeof err) != BERRY_OK) rc = berry_cli_error("%s", err);
     if (!rc) {
         berry_eval_summary sum;
         berry_eval_summarize(recs, n, &sum);
@@ -337,7 +337,7 @@ static int cmd_eval(int argc, char **argv) {
         }
         free(t);
     }
-    berry_eval_records_free(recs, n);
+    berry_results_free(recs, n);
     berry_prompts_free(&prompts);
     if (have_prm_prompts) berry_prompts_free(&prm_prompts);
     berry_lm_free(prm);

@@ -1,5 +1,5 @@
 // eval.h — the evaluation harness behind `berry eval`: methods that answer problems through a berry_lm,
-// per-problem JSONL records written durably and resumed after a kill, summaries whose metrics say what
+// per-problem JSONL records (data/results.h) written durably and resumed after a kill, summaries whose metrics say what
 // they are, and the comparison report (Markdown table, SVG of accuracy against tokens generated).
 //
 // Honesty by construction: a method sees a berry_eval_problem, which holds no reference answer; the
@@ -10,12 +10,13 @@
 //   rp.method = berry_eval_method_find("greedy");
 //   rp.opts.prompts = &prompts;
 //   berry_eval_run(lm, dataset, &rp, "results.jsonl", &stats, err, sizeof err);
-//   ... berry_eval_records_load("results.jsonl", &recs, &n, NULL, err, sizeof err);
+//   ... berry_results_load("results.jsonl", &recs, &n, NULL, err, sizeof err);
 //   berry_eval_summarize(recs, n, &summary);
 #ifndef BERRY_EVAL_H
 #define BERRY_EVAL_H
 #include "base/err.h"
 #include "data/dataset.h"
+#include "data/results.h"
 #include "lm/lm.h"
 #include "math/extract.h"
 #include "math/grade.h"
@@ -86,37 +87,6 @@ const berry_eval_method *berry_eval_method_find(const char *name);  // NULL when
 // templates (a system and a user message through the chat template, \boxed{} answers) otherwise.
 berry_prompts_kind berry_eval_prompts_for(const char *general_name);
 
-// ---------------------------------------------------------------- records
-
-// One problem's record, one JSON line. The keys of data/results.h (id, prompt, reference, outputs,
-// answers, correct, tokens, model_calls, seconds) plus the method and its budget, the pick and the
-// majority, and the prompt-side counters. Calls, prompt tokens and seconds of a generate call shared by
-// BATCH problems are split between them (remainders to the first), so sums over records are exact.
-typedef struct {
-    char *id, *method, *model, *data, *prompt, *reference, *stop;
-    int budget;                 // -k as the method read it (1 for greedy)
-    int n;                      // samples / outputs
-    char **outputs, **answers;  // n each; answers[i] may be NULL
-    bool *correct;              // n verdicts against the reference
-    int pick, majority;         // -1 when none
-    int nodes, batch;
-    long tokens, prompt_tokens, prompt_tokens_evaluated, model_calls;
-    double seconds;
-} berry_eval_record;
-
-void berry_eval_record_clear(berry_eval_record *r);
-
-// Appends R as one line to F and flushes it to disk (fsync), so a kill loses at most the problem in
-// flight.
-berry_status berry_eval_record_write(FILE *f, const berry_eval_record *r, char *err, size_t err_size);
-
-// Reads a results file into *OUT (N records). A last line cut short by a kill is ignored; *GOOD_BYTES
-// (may be NULL) receives where the complete lines end, so an appending run can cut the torn line off.
-// A missing file gives zero records. Other malformed lines are errors naming the line.
-berry_status berry_eval_records_load(const char *path, berry_eval_record **out, size_t *n, long *good_bytes,
-                                     char *err, size_t err_size);
-void berry_eval_records_free(berry_eval_record *r, size_t n);
-
 // ---------------------------------------------------------------- summary
 
 typedef struct {
@@ -135,7 +105,7 @@ typedef struct {
     double seconds;             // model wall time, summed over records
 } berry_eval_summary;
 
-void berry_eval_summarize(const berry_eval_record *r, size_t n, berry_eval_summary *s);
+void berry_eval_summarize(const berry_result *r, size_t n, berry_eval_summary *s);
 
 // The summary as text for people (several lines) or as one JSON object (JSON true). Malloc'd.
 char *berry_eval_summary_text(const berry_eval_summary *s, bool json);
@@ -153,7 +123,7 @@ typedef struct {
     long offset, limit;         // problems [offset, offset + limit) of the dataset; limit 0 = to the end
     int batch;                  // problems per method call (methods that batch; 1 otherwise)
     const char *model_name, *data_name;  // written into records
-    void (*on_record)(void *user, const berry_eval_record *r, const berry_eval_progress *p);
+    void (*on_record)(void *user, const berry_result *r, const berry_eval_progress *p);
     void *user;
 } berry_eval_run_params;
 
