@@ -6,6 +6,7 @@
 #include "model/lora.h"
 #include "model/model_impl.h"
 #include "tensor/matmul.h"
+#include "tensor/vec.h"
 #include "tensor/quant.h"
 #include <math.h>
 #include <string.h>
@@ -248,9 +249,9 @@ static void attn_job(void *arg, int ith, int nth) {
                 for (int i = 0; i < hd; i++) acc[i] *= corr;
                 mx = pm;
             }
+            sum += berry_vec_exp_shift(sc, r1 - r0, mx);
             for (int r = r0; r < r1; r++) {
-                float e = expf(sc[r - r0] - mx);
-                sum += e;
+                float e = sc[r - r0];
                 const float *vr = V + (size_t)r * KV;
                 for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
             }
@@ -355,8 +356,11 @@ static void ew_job(void *arg, int ith, int nth) {
         size_t i0 = (size_t)b * GLU_CHUNK, i1 = (size_t)e * GLU_CHUNK, n = (size_t)A->n0 * (size_t)F;
         float *g = c->g;
         const float *u = c->u;
-        for (size_t i = i0; i < i1 && i < n; i++)
-            g[i] = (hp->gelu ? gelu_tanh(g[i]) : g[i] / (1.0f + expf(-g[i]))) * u[i];
+        if (i1 > n) i1 = n;
+        if (i0 >= i1) break;
+        if (hp->gelu)
+            for (size_t i = i0; i < i1; i++) g[i] = gelu_tanh(g[i]) * u[i];
+        else berry_vec_silu_mul(g + i0, u + i0, (int64_t)(i1 - i0));
         break;
     }
     case EW_SOFTCAP: {
