@@ -242,6 +242,10 @@ TEST(search_srmcts_run_by_hand) {
     CHECK_NEAR(r.tree.node[2].q, 0.675, 1e-12);
     CHECK_NEAR(r.tree.node[3].q, 1.0, 1e-12);
     CHECK_NEAR(berry_search_pref(&r.tree, 2, 1), 0.8, 1e-12);
+    // The judge's answers as asked: .8 with node 2 shown first, .2 with node 1 first; never 1 against 1.
+    CHECK_NEAR(berry_search_judged(&r.tree, 2, 1), 0.8, 1e-12);
+    CHECK_NEAR(berry_search_judged(&r.tree, 1, 2), 0.2, 1e-12);
+    CHECK(isnan(berry_search_judged(&r.tree, 1, 1)));
     CHECK_STR(r.answer, "3");
     CHECK_EQ_INT(r.chosen, 3);
     CHECK_EQ_INT(r.comparisons, 6);

@@ -1,6 +1,7 @@
 // eval.h — the evaluation harness behind `berry eval`: methods that answer problems through a berry_lm,
-// per-problem JSONL records (data/results.h) written durably and resumed after a kill, summaries whose metrics say what
-// they are, and the comparison report (Markdown table, SVG of accuracy against tokens generated).
+// per-problem JSONL records (data/results.h) written durably and resumed after a kill, summaries whose
+// metrics say what they are, and the comparison report (Markdown table, SVG of accuracy against tokens
+// generated).
 //
 // Honesty by construction: a method sees a berry_eval_problem, which holds no reference answer; the
 // harness grades what the method chose. The method's answer (PICK), maj@k and the sample-1 accuracy use

@@ -183,13 +183,17 @@ static berry_status compare_with(run *u, int x, const int *others, int n) {
     double *ab = malloc(sizeof *ab * ((size_t)n + 1));
     if (!ab) return oom(u);
     berry_status s = BERRY_OK;
-    for (int i = 0; i < n && s == BERRY_OK; i++) s = judge(u, t->node[x].solution, t->node[others[i]].solution, false, &ab[i]);
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        s = judge(u, t->node[x].solution, t->node[others[i]].solution, false, &ab[i]);
+        berry_search_set_judged(t, x, others[i], ab[i]);
+    }
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         double pxy = ab[i];
         if (!u->p->one_order) {
             double ba;
             s = judge(u, t->node[others[i]].solution, t->node[x].solution, true, &ba);
             if (s != BERRY_OK) break;
+            berry_search_set_judged(t, others[i], x, ba);
             pxy = isnan(pxy) ? (isnan(ba) ? NAN : 1.0 - ba) : isnan(ba) ? pxy : berry_ebc_both_orders(pxy, ba);
         }
         berry_search_set_pref(t, x, others[i], pxy);

@@ -114,6 +114,7 @@ typedef struct {
     berry_search_node *node;
     int n, cap;
     double *pref;   // (cap, cap): pref[i*cap + j] = P(i better than j) between nodes, NaN when unknown
+    double *judged; // (cap, cap): the judge's P(Yes) with i shown as A and j as B, NaN when not asked
 } berry_search_tree;
 
 // An empty tree holding only the problem (node 0). Returns BERRY_ENOMEM on failure.
@@ -125,6 +126,8 @@ int berry_search_tree_add(berry_search_tree *t, int parent, const char *solution
                           const char *answer);
 double berry_search_pref(const berry_search_tree *t, int i, int j);
 void berry_search_set_pref(berry_search_tree *t, int i, int j, double p);
+double berry_search_judged(const berry_search_tree *t, int a, int b);
+void berry_search_set_judged(berry_search_tree *t, int a, int b, double p);
 
 // UCT of node ID with PENDING (per node, may be NULL) expansions already scheduled.
 double berry_search_uct(const berry_search_tree *t, int id, const int *pending, const berry_search_params *p);

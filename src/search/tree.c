@@ -22,6 +22,7 @@ void berry_search_tree_free(berry_search_tree *t) {
     for (int i = 0; i < t->n; i++) node_free(&t->node[i]);
     free(t->node);
     free(t->pref);
+    free(t->judged);
     memset(t, 0, sizeof *t);
 }
 
@@ -29,13 +30,25 @@ berry_status berry_search_tree_init(berry_search_tree *t) {
     memset(t, 0, sizeof *t);
     t->node = calloc(16, sizeof *t->node);
     t->pref = malloc(16 * 16 * sizeof *t->pref);
-    if (!t->node || !t->pref) { berry_search_tree_free(t); return BERRY_ENOMEM; }
+    t->judged = malloc(16 * 16 * sizeof *t->judged);
+    if (!t->node || !t->pref || !t->judged) { berry_search_tree_free(t); return BERRY_ENOMEM; }
     t->cap = 16;
-    for (int i = 0; i < 16 * 16; i++) t->pref[i] = NAN;
+    for (int i = 0; i < 16 * 16; i++) t->pref[i] = t->judged[i] = NAN;
     t->n = 1;
     t->node[0] = (berry_search_node){.id = 0, .parent = -1, .evaluated = true, .q = NAN, .base = NAN,
                                      .q_global = NAN, .q_local = NAN};
     return BERRY_OK;
+}
+
+// A (NC, NC) copy of the (CAP, CAP) matrix *M, NaN where new; false when memory runs out (*M kept).
+static bool grow_matrix(double **m, int cap, int nc) {
+    double *np = malloc(sizeof *np * (size_t)nc * (size_t)nc);
+    if (!np) return false;
+    for (size_t i = 0; i < (size_t)nc * (size_t)nc; i++) np[i] = NAN;
+    for (int i = 0; i < cap; i++) memcpy(np + (size_t)i * nc, *m + (size_t)i * cap, sizeof *np * (size_t)cap);
+    free(*m);
+    *m = np;
+    return true;
 }
 
 static bool grow(berry_search_tree *t) {
@@ -45,12 +58,7 @@ static bool grow(berry_search_tree *t) {
     berry_search_node *nn = realloc(t->node, sizeof *nn * (size_t)nc);
     if (!nn) return false;
     t->node = nn;
-    double *np = malloc(sizeof *np * (size_t)nc * (size_t)nc);
-    if (!np) return false;
-    for (size_t i = 0; i < (size_t)nc * (size_t)nc; i++) np[i] = NAN;
-    for (int i = 0; i < t->cap; i++) memcpy(np + (size_t)i * nc, t->pref + (size_t)i * t->cap, sizeof *np * (size_t)t->cap);
-    free(t->pref);
-    t->pref = np;
+    if (!grow_matrix(&t->pref, t->cap, nc) || !grow_matrix(&t->judged, t->cap, nc)) return false;
     t->cap = nc;
     return true;
 }
@@ -80,6 +88,8 @@ int berry_search_tree_add(berry_search_tree *t, int parent, const char *solution
 
 double berry_search_pref(const berry_search_tree *t, int i, int j) { return t->pref[(size_t)i * t->cap + j]; }
 void berry_search_set_pref(berry_search_tree *t, int i, int j, double p) { t->pref[(size_t)i * t->cap + j] = p; }
+double berry_search_judged(const berry_search_tree *t, int a, int b) { return t->judged[(size_t)a * t->cap + b]; }
+void berry_search_set_judged(berry_search_tree *t, int a, int b, double p) { t->judged[(size_t)a * t->cap + b] = p; }
 
 // Pending expansions at ID or below it.
 static int pending_below(const berry_search_tree *t, int id, const int *pending) {
@@ -347,6 +357,21 @@ void berry_search_result_json(const berry_search_result *r, berry_json_writer *w
         berry_json_end_array(w);
         berry_json_end_object(w);
     }
+    berry_json_end_array(w);
+    // The judge's answers as asked, [a, b, P(Yes) to "is A better than B?"], one per prompt: both orders
+    // of a pair show the judge's position bias, which the preferences average away.
+    berry_json_key(w, "judgments");
+    berry_json_begin_array(w);
+    for (int i = 1; i < t->n; i++)
+        for (int j = 1; j < t->n; j++) {
+            double p = i == j ? NAN : berry_search_judged(t, i, j);
+            if (isnan(p)) continue;
+            berry_json_begin_array(w);
+            berry_json_write_int(w, i);
+            berry_json_write_int(w, j);
+            berry_json_write_num(w, p);
+            berry_json_end_array(w);
+        }
     berry_json_end_array(w);
     // Known PPRM preferences as [i, j, P(i better than j)], each pair once (i < j).
     berry_json_key(w, "preferences");
