@@ -222,9 +222,9 @@ static void attn_job(void *arg, int ith, int nth) {
     size_t Q = (size_t)nh * hd, KV = (size_t)hp->n_head_kv * hd;
     float *sc = c->th_buf + (size_t)ith * (PT + hd), *acc = sc + PT;
     float cap = hp->attn_softcap, scale = hp->attn_scale;
-    int b0, b1;
-    berry_split(A->T * nh, ith, nth, &b0, &b1);
-    for (int task = b0; task < b1; task++) {
+    // Tasks are dealt round-robin: in a causal prefill later tokens attend to more positions, and
+    // contiguous ranges would leave the last thread with most of the work.
+    for (int task = ith; task < A->T * nh; task += nth) {
         int t = task / nh, h = task % nh, kvh = h / group;
         const float *q = c->q + (size_t)t * Q + (size_t)h * hd;
         int pos = c->tok_pos[t];
