@@ -574,3 +574,45 @@ TEST(tensor_vec_exp_silu_match_double) {
         berry_simd_force(prev);
     }
 }
+
+// Attention's scores and weighted sums against double loops, at every SIMD level, for head sizes with
+// and without a tail below 8 values and row counts around the 4-row blocks.
+TEST(tensor_vec_dots_wsum_match_double) {
+    berry_rng r;
+    berry_rng_seed(&r, 23, 0);
+    int dims[] = {64, 128, 13, 8, 40};
+    enum { MAXN = 19, STRIDE = 300 };
+    static float q[128], k[MAXN * STRIDE], w[MAXN], acc[128], acc0[128], out[MAXN];
+    for (int i = 0; i < MAXN * STRIDE; i++) k[i] = (float)berry_rng_uniform(&r) * 2 - 1;
+    for (int i = 0; i < 128; i++) { q[i] = (float)berry_rng_uniform(&r) * 2 - 1; acc0[i] = (float)berry_rng_uniform(&r); }
+    for (int i = 0; i < MAXN; i++) w[i] = (float)berry_rng_uniform(&r);
+    for (int lv = 0; lv <= (int)berry_simd_level(); lv++) {
+        berry_simd prev = berry_simd_force((berry_simd)lv);
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+            for (int n = 1; n <= MAXN; n += 3) {
+                int d = dims[di];
+                berry_vec_dots(out, q, k + 5, STRIDE, n, d, 0.125f);
+                memcpy(acc, acc0, sizeof acc);
+                berry_vec_wsum(acc, w, k + 7, STRIDE, n, d);
+                for (int row = 0; row < n; row++) {
+                    double s = 0, a = 0;
+                    for (int i = 0; i < d; i++) {
+                        s += (double)q[i] * k[row * STRIDE + 5 + i];
+                        a += fabs((double)q[i] * k[row * STRIDE + 5 + i]);
+                    }
+                    CHECKF(fabs(out[row] - 0.125 * s) <= 0.125 * (1e-6 * a + 1e-30), "%s d=%d n=%d: score %d = %.9g, double %.9g",
+                           berry_simd_name((berry_simd)lv), d, n, row, out[row], 0.125 * s);
+                }
+                for (int i = 0; i < d; i++) {
+                    double s = acc0[i], a = fabs((double)acc0[i]);
+                    for (int row = 0; row < n; row++) {
+                        s += (double)w[row] * k[row * STRIDE + 7 + i];
+                        a += fabs((double)w[row] * k[row * STRIDE + 7 + i]);
+                    }
+                    CHECKF(fabs(acc[i] - s) <= 1e-6 * a, "%s d=%d n=%d: acc[%d] = %.9g, double %.9g",
+                           berry_simd_name((berry_simd)lv), d, n, i, acc[i], s);
+                }
+            }
+        berry_simd_force(prev);
+    }
+}

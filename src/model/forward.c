@@ -28,7 +28,8 @@ struct berry_ctx {
     // not change between calls, and a table is 1 / (2 n_layer n_head_kv) of the KV cache per token.
     float *rope_cos, *rope_sin;
     int rope_n;
-    float *th_buf;             // per thread: page_tokens scores + head_dim accumulators
+    float *th_buf;             // per thread, for each of the G query heads of a KV head: page_tokens
+                               // scores, head_dim accumulators, running max and sum
     void *mm_scratch;          // berry_matmul's converted activations
     const berry_lora *lora;    // run-time adapter or NULL
     float *lora_u, *lora_y;    // (B, max rank), (B, max dim): x A^T and its product with B^T
@@ -97,7 +98,7 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
     }
     // Floats, then pointers and ints: sizes in units of their own type, each region 64-byte aligned.
     size_t fl[] = {B * E, B * E, B * E, B * Q, B * Q, B * KV, B * KV, B * F, B * F, H,
-                   (size_t)c->nth * (c->page_tokens + hp->head_dim)};
+                   (size_t)c->nth * (size_t)(hp->n_head / hp->n_head_kv) * (c->page_tokens + hp->head_dim + 2)};
     float **fp[] = {&c->x, &c->xn, &c->tmp, &c->q, &c->att, &c->k, &c->v, &c->g, &c->u, &c->inv_freq, &c->th_buf};
     size_t total = 0;
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) total += (fl[i] * sizeof(float) + 63) & ~(size_t)63;
@@ -195,70 +196,65 @@ static void rope(const berry_ctx *c, float *x, int t0, int t1, int n_heads, int 
     }
 }
 
-static inline float dot(const float *a, const float *b, int n) {
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
-    float r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-}
-
 typedef struct {
     berry_ctx *c;
     int layer, T;
     bool window;
 } attn_args;
 
-// Attention of each (token, head) over its own sequence's cached positions lo..pos, where lo is 0 or
-// pos - window + 1 on sliding layers. Softmax is computed online page by page (running max and sum),
-// so the only buffer is one page of scores per thread. Writes c->att (T, Q).
+// Attention of each token over its own sequence's cached positions lo..pos, where lo is 0 or
+// pos - window + 1 on sliding layers. A task is one (token, KV head) with the G query heads that
+// share it: a page's K and V rows stay in L1 while the G heads go through them. Softmax is computed online page by
+// page (running max and sum per head), so the only buffers are one page of scores per head.
+// Writes c->att (T, Q).
 static void attn_job(void *arg, int ith, int nth) {
     const attn_args *A = arg;
     berry_ctx *c = A->c;
     const berry_hparams *hp = &c->m->hp;
-    int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv, PT = c->page_tokens;
-    size_t Q = (size_t)nh * hd, KV = (size_t)hp->n_head_kv * hd;
-    float *sc = c->th_buf + (size_t)ith * (PT + hd), *acc = sc + PT;
+    int hd = hp->head_dim, nkv = hp->n_head_kv, G = hp->n_head / hp->n_head_kv, PT = c->page_tokens;
+    size_t Q = (size_t)hp->n_head * hd, KV = (size_t)nkv * hd;
+    float *sc = c->th_buf + (size_t)ith * (size_t)G * (size_t)(PT + hd + 2);   // (G, PT)
+    float *acc = sc + (size_t)G * PT, *mx = acc + (size_t)G * hd, *sum = mx + G;  // (G, hd), (G), (G)
     float cap = hp->attn_softcap, scale = hp->attn_scale;
     // Tasks are dealt round-robin: in a causal prefill later tokens attend to more positions, and
     // contiguous ranges would leave the last thread with most of the work.
-    for (int task = ith; task < A->T * nh; task += nth) {
-        int t = task / nh, h = task % nh, kvh = h / group;
-        const float *q = c->q + (size_t)t * Q + (size_t)h * hd;
+    for (int task = ith; task < A->T * nkv; task += nth) {
+        int t = task / nkv, kvh = task % nkv;
+        const float *q = c->q + (size_t)t * Q + (size_t)kvh * G * hd;   // G heads, hd apart
         int pos = c->tok_pos[t];
         int lo = A->window && pos - hp->sliding_window + 1 > 0 ? pos - hp->sliding_window + 1 : 0;
         const int32_t *pages = c->dpages[c->tok_seq_idx[t]];
-        float mx = -INFINITY, sum = 0;
-        for (int i = 0; i < hd; i++) acc[i] = 0;
+        for (int g = 0; g < G; g++) mx[g] = -INFINITY, sum[g] = 0;
+        for (int i = 0; i < G * hd; i++) acc[i] = 0;
         for (int p0 = lo; p0 <= pos;) {
-            int pi = p0 / PT, r0 = p0 - pi * PT, r1 = pos - pi * PT + 1 < PT ? pos - pi * PT + 1 : PT;
+            int pi = p0 / PT, r0 = p0 - pi * PT, r1 = pos - pi * PT + 1 < PT ? pos - pi * PT + 1 : PT, nr = r1 - r0;
             const float *K = berry_kv_page_k(c->kv, pages[pi], A->layer) + kvh * hd;
             const float *V = berry_kv_page_v(c->kv, pages[pi], A->layer) + kvh * hd;
-            float pm = -INFINITY;
-            for (int r = r0; r < r1; r++) {
-                float s = dot(q, K + (size_t)r * KV, hd) * scale;
-                if (cap > 0) s = cap * tanhf(s / cap);
-                sc[r - r0] = s;
-                if (s > pm) pm = s;
+            for (int g = 0; g < G; g++) {
+                float *sg = sc + (size_t)g * PT;
+                berry_vec_dots(sg, q + (size_t)g * hd, K + (size_t)r0 * KV, (int64_t)KV, nr, hd, scale);
+                if (cap > 0)
+                    for (int r = 0; r < nr; r++) sg[r] = cap * tanhf(sg[r] / cap);
             }
-            if (pm > mx) {
-                float corr = expf(mx - pm);
-                sum *= corr;
-                for (int i = 0; i < hd; i++) acc[i] *= corr;
-                mx = pm;
+            for (int g = 0; g < G; g++) {
+                float *sg = sc + (size_t)g * PT, pm = -INFINITY;
+                for (int r = 0; r < nr; r++) pm = sg[r] > pm ? sg[r] : pm;
+                if (pm > mx[g]) {
+                    float corr = expf(mx[g] - pm);
+                    sum[g] *= corr;
+                    for (int i = 0; i < hd; i++) acc[(size_t)g * hd + i] *= corr;
+                    mx[g] = pm;
+                }
+                sum[g] += berry_vec_exp_shift(sg, nr, mx[g]);
             }
-            sum += berry_vec_exp_shift(sc, r1 - r0, mx);
-            for (int r = r0; r < r1; r++) {
-                float e = sc[r - r0];
-                const float *vr = V + (size_t)r * KV;
-                for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
-            }
+            for (int g = 0; g < G; g++)
+                berry_vec_wsum(acc + (size_t)g * hd, sc + (size_t)g * PT, V + (size_t)r0 * KV, (int64_t)KV, nr, hd);
             p0 = (pi + 1) * PT;
         }
-        float *out = c->att + (size_t)t * Q + (size_t)h * hd;
-        for (int i = 0; i < hd; i++) out[i] = acc[i] / sum;
+        for (int g = 0; g < G; g++) {
+            float *out = c->att + (size_t)t * Q + ((size_t)kvh * G + g) * hd;
+            for (int i = 0; i < hd; i++) out[i] = acc[(size_t)g * hd + i] / sum[g];
+        }
     }
 }
 

@@ -20,3 +20,20 @@ float berry_vec_exp_shift(float *x, int64_t n, float shift) {
     for (int64_t i = 0; i < n; i++) s += x[i] = expf(x[i] - shift);
     return s;
 }
+
+void berry_vec_dots(float *out, const float *q, const float *k, int64_t stride, int n, int d, float scale) {
+    const berry_vec_kernels *kk = level();
+    if (kk) { kk->dots(out, q, k, stride, n, d, scale); return; }
+    for (int r = 0; r < n; r++) {
+        double s = 0;
+        for (int i = 0; i < d; i++) s += (double)q[i] * k[(size_t)r * (size_t)stride + (size_t)i];
+        out[r] = (float)s * scale;
+    }
+}
+
+void berry_vec_wsum(float *acc, const float *w, const float *v, int64_t stride, int n, int d) {
+    const berry_vec_kernels *kk = level();
+    if (kk) { kk->wsum(acc, w, v, stride, n, d); return; }
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < d; i++) acc[i] += w[r] * v[(size_t)r * (size_t)stride + (size_t)i];
+}
