@@ -13,23 +13,32 @@
 set -eu
 cd "$(dirname "$0")/.."
 BERRY=${BERRY:-./build/opt/berry}
-OUT=build/model
+OUT=${OUT:-build/model}
 D=$OUT/data
 THREADS=${THREADS:-2}
 STAGE=${STAGE:-all}
 
-# The recipe. Levels 1-2 of berry synth's five (2-3 steps, numbers up to 20): on this compute (a 2-core
+# The recipe. Every constant can be overridden from the environment (for comparing variants: OUT=...
+# STEPS=... scripts/make_model.sh); the defaults are the shipped model's.
+# Levels 1-2 of berry synth's five (2-3 steps, numbers up to 20): on this compute (a 2-core
 # laptop, half an hour) a model trained on levels 1-3 had not yet learned to copy the question's numbers
 # (greedy 12% / 3% / 1%, see models/README.md); harder levels only dilute the training tokens.
-SEED=1
-LEVELS=1-2
-N_TRAIN=12000 N_TEST=300
-VOCAB=2048
-SHAPE=192,4,4,4,512,512   # embd, layers, heads, kv heads, ffn, context: ~2.6M parameters
+SEED=${SEED:-1}
+LEVELS=${LEVELS:-1-2}
+N_TRAIN=${N_TRAIN:-12000} N_TEST=${N_TEST:-300}
+VOCAB=${VOCAB:-2048}
+# Pre-tokenizer of the vocabulary: llama-bpe (numbers in tokens of up to 3 digits) or qwen2 (one digit each).
+PRE=${PRE:-llama-bpe}
+SHAPE=${SHAPE:-192,4,4,4,512,512}   # embd, layers, heads, kv heads, ffn, context: ~2.3M parameters
 # Examples per role in the training mixture (the first N of each file; the trainer shuffles them).
-MIX_SOLVE=12000 MIX_CRITIQUE=3000 MIX_REWRITE=3000 MIX_SELFEVAL=1800 MIX_COMPARE=4200
+MIX_SOLVE=${MIX_SOLVE:-12000} MIX_CRITIQUE=${MIX_CRITIQUE:-3000} MIX_REWRITE=${MIX_REWRITE:-3000}
+MIX_SELFEVAL=${MIX_SELFEVAL:-1800} MIX_COMPARE=${MIX_COMPARE:-4200}
+# Arithmetic drill: every distinct equation of the training solutions ("19 * 3 = 57"), DRILL passes
+# over them, DRILL_LINES a record (0: none). Only the training split's own steps, so nothing of the
+# test split leaks; it concentrates the gradient on the facts a solution's steps look up.
+DRILL=${DRILL:-0} DRILL_LINES=${DRILL_LINES:-32}
 # Small batches: at this budget the number of updates matters more than the gradient's noise.
-STEPS=1800 BATCH=4 CTX=512 LR=3e-3 WARMUP=40
+STEPS=${STEPS:-1800} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 sh scripts/deps.sh model
@@ -48,15 +57,37 @@ if [ "$STAGE" = all ]; then
     for r in solve critique rewrite selfeval compare; do
         head -n 3000 "$D/train_$r.jsonl" | jq -r '.prompt + .completion'
     done > "$OUT/corpus.txt"
-    "$BERRY" vocab train -o "$OUT/vocab.gguf" --vocab-size $VOCAB "$OUT/corpus.txt"
+    "$BERRY" vocab train -o "$OUT/vocab.gguf" --vocab-size $VOCAB --pre $PRE "$OUT/corpus.txt"
 
-    log "mixture: solve $MIX_SOLVE, critique $MIX_CRITIQUE, rewrite $MIX_REWRITE, selfeval $MIX_SELFEVAL, compare $MIX_COMPARE"
+    log "mixture: solve $MIX_SOLVE, critique $MIX_CRITIQUE, rewrite $MIX_REWRITE, selfeval $MIX_SELFEVAL, compare $MIX_COMPARE, drill $DRILL"
     {
         head -n $MIX_SOLVE "$D/train_solve.jsonl"
         head -n $MIX_CRITIQUE "$D/train_critique.jsonl"
         head -n $MIX_REWRITE "$D/train_rewrite.jsonl"
         head -n $MIX_SELFEVAL "$D/train_selfeval.jsonl"
         head -n $MIX_COMPARE "$D/train_compare.jsonl"
+        if [ "$DRILL" -gt 0 ]; then
+            # The equations, each pass in its own order (a fixed linear congruential shuffle, so that
+            # every awk gives the same file), DRILL_LINES to a record.
+            jq -r '.completion' "$D/train_solve.jsonl" |
+                sed -n 's/^Step [0-9]*: \([^=]* = [0-9./-]*\).*/\1/p' | LC_ALL=C sort -u |
+                awk -v passes="$DRILL" -v per="$DRILL_LINES" '
+                    { eq[n++] = $0 }
+                    END {
+                        s = 12345
+                        for (p = 0; p < passes; p++) {
+                            for (i = n - 1; i > 0; i--) {
+                                s = (s * 16807) % 2147483647
+                                j = s % (i + 1); t = eq[i]; eq[i] = eq[j]; eq[j] = t
+                            }
+                            for (i = 0; i < n; i += per) {
+                                c = ""
+                                for (k = i; k < i + per && k < n; k++) c = c eq[k] "\\n"
+                                printf "{\"prompt\":\"Compute:\\n\",\"completion\":\"%s\"}\n", c
+                            }
+                        }
+                    }'
+        fi
     } > "$OUT/mix.jsonl"
 
     log "model: llama $SHAPE"
