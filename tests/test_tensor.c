@@ -467,7 +467,7 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
                 berry_quantize(vt, x + (size_t)a * k, xq, k);
                 berry_dequantize(vt, xq, xd + (size_t)a * k, k);
             }
-            // q4_0 and q8_0 also repacked (berry_repack), as the model loads them.
+            // q4_0, q8_0 and f16 also repacked (berry_repack), as the model loads them.
             size_t pk_size = berry_repack_size(t, k, m);
             uint8_t *wp = pk_size ? berry_calloc(pk_size, 1) : NULL;
             if (pk_size) berry_repack(pools[1], t, w, k, m, wp);

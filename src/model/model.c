@@ -88,7 +88,7 @@ static bool bind_vector(binder *b, const float **out, const char *name, int64_t 
     return true;
 }
 
-// Repacks the q4_0 / q8_0 matrices into the panels the matmul kernels read (tensor/matmul.h), in one
+// Repacks the q4_0 / q8_0 / f16 matrices into the panels the matmul kernels read (tensor/matmul.h), in one
 // allocation: decode then streams them at memory speed and batches skip packing per call. The mapped
 // blocks stay in use for the embedding lookup and for training. BERRY_NO_REPACK=1 turns this off (for
 // a machine short of memory: the copy is as large as those matrices).

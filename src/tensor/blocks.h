@@ -78,6 +78,12 @@ typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int6
 typedef void (*berry_panel_pk_fn)(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
                                   int r0, int r1, float *y, size_t ldy, int add);
 
+// f16 weights repacked once at load: panels of 16 rows, k-major, 16 f16 values per k (rows 0..15;
+// rows past M are 0): BERRY_PKF_BYTES(K) bytes a panel. Kernel: as berry_panel_f_fn over panel P, any K.
+#define BERRY_PKF_BYTES(k) ((size_t)(k) * 32)
+typedef void (*berry_panel_fpk_fn)(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0,
+                                   int r1, float *y, size_t ldy, int add);
+
 // Packed GEMM panel for float weights (KIND 0 f32, 1 f16, 2 bf16) against f32 activations: packs
 // weight rows [0, nc) (nc <= 16) over values [k0, k0 + nk) (nk <= BERRY_PANEL_FLOATS, a multiple of
 // 8) once, then for every activation row r in [r0, r1) (rows xs floats apart): Y[r * ldy + c] = (or
@@ -95,6 +101,7 @@ typedef void (*berry_matvec_fn)(int kind, int64_t n, const uint8_t *w, size_t ws
 typedef struct {
     berry_matvec_fn matvec_q8, matvec_f;
     berry_panel_pk_fn panel_pk;   // repacked q4_0 / q8_0 weights, any number of activation rows
+    berry_panel_fpk_fn panel_fpk; // repacked f16 weights, any number of activation rows
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;

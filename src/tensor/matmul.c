@@ -180,8 +180,22 @@ static void panel_pk_ref(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, 
         }
 }
 
+static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0, int r1,
+                          float *y, size_t ldy, int add) {
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < nc; c++) {
+            double s = 0;
+            for (int64_t k = k0; k < k0 + nk; k++) {
+                uint16_t h;
+                memcpy(&h, p + (size_t)k * 32 + 2 * (size_t)c, 2);
+                s += (double)berry_f16_to_f32(h) * x[(size_t)r * xs + (size_t)k];
+            }
+            y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + (float)s : (float)s;
+        }
+}
+
 const berry_kernels berry_kernels_scalar = {
-    .panel_pk = panel_pk_ref,
+    .panel_pk = panel_pk_ref, .panel_fpk = panel_fpk_ref,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
@@ -263,6 +277,7 @@ typedef struct {
     berry_matvec_fn matvec;
     int mv_kind;
     berry_panel_pk_fn panel_pk;
+    berry_panel_fpk_fn panel_fpk;
     int tr, tc;
 } kernel_set;
 
@@ -302,6 +317,7 @@ static kernel_set pick(berry_type t) {
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
         if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) k.panel_pk = K->panel_pk;
+        if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
         if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) {
             k.matvec = K->matvec_q8;
             k.mv_kind = t == BERRY_TYPE_Q4_0;
@@ -481,8 +497,30 @@ static void mm_run_repacked(mm_job *j, int ith, int nth) {
     }
 }
 
+// Repacked f16 weights: thread ITH takes whole panels of 16 rows; several activation rows go through
+// a panel in K slices of BERRY_PANEL_FLOATS (8 KiB of the panel, in L1) and chunks of rows.
+static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 15) / 16, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 16, c_end = per * (ith + 1) * 16;
+    if (c_end > j->m) c_end = j->m;
+    size_t panel = BERRY_PKF_BYTES(j->k);
+    int64_t slice = j->rows == 1 ? j->k : BERRY_PANEL_FLOATS, chunk = 192;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
+        for (int64_t c = c_begin; c < c_end; c += 16) {
+            int nc = (int)(c_end - c < 16 ? c_end - c : 16);
+            for (int64_t k0 = 0; k0 < j->k; k0 += slice) {
+                int nk = (int)(j->k - k0 < slice ? j->k - k0 : slice);
+                j->ks.panel_fpk(j->w + (size_t)(c / 16) * panel, nc, k0, nk, j->x, (size_t)j->k, (int)r0, r1, j->y + c,
+                                (size_t)j->m, k0 > 0);
+            }
+        }
+    }
+}
+
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    if (j->packed == 4) { mm_run_repacked_f(j, ith, nth); return; }
     if (j->packed == 3) { mm_run_repacked(j, ith, nth); return; }
     if (j->packed == 1) { mm_run_packed(j, ith, nth); return; }
     if (j->packed == 2) { mm_run_packed_f(j, ith, nth); return; }
@@ -552,6 +590,11 @@ void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x,
 // ---- repacked weights ----------------------------------------------------------------------------
 
 size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
+    if (t == BERRY_TYPE_F16 && k > 0 && m > 0) {
+        size_t total;
+        if (__builtin_mul_overflow((size_t)((m + 15) / 16), BERRY_PKF_BYTES(k), &total)) return 0;
+        return total;
+    }
     if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
     size_t panels = (size_t)((m + 7) / 8), per = (size_t)(k / 32) * BERRY_PK_BYTES(t == BERRY_TYPE_Q4_0), total;
     if (__builtin_mul_overflow(panels, per, &total)) return 0;
@@ -560,8 +603,24 @@ size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
 
 typedef struct { berry_type t; const uint8_t *w; int64_t k, m; uint8_t *dst; } repack_job;
 
+// f16: panel p, k, row c at 2 * (16 k + c) bytes.
+static void repack_panels_f16(repack_job *j, int ith, int nth) {
+    int b, e;
+    berry_split((int)((j->m + 15) / 16), ith, nth, &b, &e);
+    size_t ws = (size_t)j->k * 2;
+    for (int p = b; p < e; p++) {
+        uint16_t *P = (uint16_t *)(j->dst + (size_t)p * BERRY_PKF_BYTES(j->k));
+        memset(P, 0, BERRY_PKF_BYTES(j->k));
+        for (int c = 0; c < 16 && (int64_t)p * 16 + c < j->m; c++) {
+            const uint8_t *row = j->w + (size_t)((int64_t)p * 16 + c) * ws;
+            for (int64_t k = 0; k < j->k; k++) memcpy(P + (size_t)k * 16 + (size_t)c, row + 2 * (size_t)k, 2);
+        }
+    }
+}
+
 static void repack_panels(void *ctx, int ith, int nth) {
     repack_job *j = ctx;
+    if (j->t == BERRY_TYPE_F16) { repack_panels_f16(j, ith, nth); return; }
     int q4 = j->t == BERRY_TYPE_Q4_0;
     int64_t nb = j->k / 32;
     size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0), ws = (size_t)nb * bs;
@@ -594,6 +653,11 @@ void berry_matmul_packed(berry_pool *pool, berry_type t, const void *wp, const f
                          int64_t k, int64_t m, void *scratch) {
     if (!berry_repack_size(t, k, m) || rows <= 0) return;
     mm_job j = {.ks = pick(t), .w = wp, .x = x, .scratch = scratch, .y = y, .rows = rows, .k = k, .m = m};
+    if (t == BERRY_TYPE_F16) {   // f32 activations, used as they are
+        j.packed = 4;
+        berry_pool_run(pool, mm_run, &j);
+        return;
+    }
     int64_t nb = k / 32;
     j.xa = scratch;
     j.xstride = berry_row_size(BERRY_TYPE_Q8_0, k);

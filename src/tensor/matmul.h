@@ -28,9 +28,9 @@ size_t berry_matmul_scratch_size(berry_type t, int rows, int64_t k);
 void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x, float *y, int rows,
                   int64_t k, int64_t m, void *scratch);
 
-// Repacked weights: q4_0 and q8_0 matrices rearranged once (at model load) into the panels the kernels
-// read (tensor/blocks.h), rows padded to a multiple of 8. The same bytes per row as the GGUF blocks,
-// so decode streams them at memory speed and batched products skip packing per call.
+// Repacked weights: q4_0, q8_0 and f16 matrices rearranged once (at model load) into the panels the
+// kernels read (tensor/blocks.h), rows padded to a multiple of 8 (16 for f16). The same bytes per row
+// as the GGUF data, so decode streams them at memory speed and batched products skip packing per call.
 // Bytes of W (M, K) of type T repacked; 0 when T has no repacked form (other types, bad shapes).
 size_t berry_repack_size(berry_type t, int64_t k, int64_t m);
 // Writes W repacked to DST (berry_repack_size bytes), on POOL (may be NULL).

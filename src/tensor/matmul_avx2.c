@@ -576,6 +576,7 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
             xq[i] = xr[i] + (size_t)b * sizeof(berry_block_q8_0) + 2;
         }
         if (q4) {
+#pragma GCC unroll 1
             for (int v = 0; v < 4; v++) {
                 __m256i V = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * v));
                 __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
@@ -588,6 +589,7 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
                 }
             }
         } else {
+#pragma GCC unroll 1
             for (int st = 0; st < 8; st++) {
                 __m256i W = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * st)), A = _mm256_abs_epi8(W);
                 for (int i = 0; i < NR; i++) {
@@ -623,7 +625,7 @@ static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, cons
                      float *y, size_t ldy, int add) {
     int r = r0;
     if (q4) {
-        for (; r + 6 <= r1; r += 6) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 6);
+        for (; r + 4 <= r1; r += 4) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 4);
         for (; r < r1; r++) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 1);
     } else {
         for (; r + 4 <= r1; r += 4) pk_rows(0, p, b0, nbs, x, r, y, ldy, nc, add, 4);
@@ -667,13 +669,23 @@ INLINE void store_f16cols(float *yr, __m256 a0, __m256 a1, int nc, int add) {
     }
 }
 
-INLINE void panel_f_rows(const float *p, int nk, const float *x, size_t xs, int r, float *y, size_t ldy, int nc,
-                         int add, const int NR) {
+// P: 16 weights per k, as f32 (H 0, the per-call packing) or f16 (H 1, weights repacked at load).
+INLINE void panel_f_rows(const void *p, const int H, int nk, const float *x, size_t xs, int r, float *y, size_t ldy,
+                         int nc, int add, const int NR) {
     __m256 z = _mm256_setzero_ps();
     __m256 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z, a40 = z, a41 = z, a50 = z, a51 = z;
     const float *x0 = x + (size_t)r * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs, *x4 = x3 + xs, *x5 = x4 + xs;
+    const float *pf = p;
+    const uint16_t *ph = p;
     for (int kk = 0; kk < nk; kk++) {
-        __m256 w0 = _mm256_load_ps(p + (size_t)kk * 16), w1 = _mm256_load_ps(p + (size_t)kk * 16 + 8), xb;
+        __m256 w0, w1, xb;
+        if (H) {
+            w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ph + (size_t)kk * 16)));
+            w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ph + (size_t)kk * 16 + 8)));
+        } else {
+            w0 = _mm256_load_ps(pf + (size_t)kk * 16);
+            w1 = _mm256_load_ps(pf + (size_t)kk * 16 + 8);
+        }
 #define ROW(i)                                                  \
         if (NR > i) {                                           \
             xb = _mm256_broadcast_ss(x##i + kk);                \
@@ -699,13 +711,65 @@ static void panel_f(int kind, const uint8_t *w, size_t ws, int nc, int64_t k0, i
     pack_f(kind, w, ws, nc, k0, nk, p);
     const float *xk = x + k0;
     int r = r0;
-    for (; r + 6 <= r1; r += 6) panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 6);
+    for (; r + 6 <= r1; r += 6) panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 6);
     switch (r1 - r) {
-    case 5: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 5); break;
-    case 4: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 4); break;
-    case 3: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 3); break;
-    case 2: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 2); break;
-    case 1: panel_f_rows(p, nk, xk, xs, r, y, ldy, nc, add, 1); break;
+    case 5: panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 5); break;
+    case 4: panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 4); break;
+    case 3: panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 3); break;
+    case 2: panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 2); break;
+    case 1: panel_f_rows(p, 0, nk, xk, xs, r, y, ldy, nc, add, 1); break;
+    }
+}
+
+// f16 weights repacked at load (blocks.h BERRY_PKF_BYTES): no packing per call. One activation row
+// (decode) streams the panel with four accumulators, two k at a time.
+static void panel_fpk(const uint8_t *P, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0, int r1, float *y,
+                      size_t ldy, int add) {
+    const uint16_t *p = (const uint16_t *)P + (size_t)k0 * 16;
+    const float *xk = x + k0;
+    if (r1 - r0 == 1) {
+        const float *xr = xk + (size_t)r0 * xs;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int kk = 0;
+        for (; kk + 2 <= nk; kk += 2) {
+            _mm_prefetch((const char *)(p + (size_t)kk * 16 + 512), _MM_HINT_T0);
+            __m256 x0 = _mm256_broadcast_ss(xr + kk), x1 = _mm256_broadcast_ss(xr + kk + 1);
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16))), x0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16 + 8))), x0, a1);
+            a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16 + 16))), x1, a2);
+            a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16 + 24))), x1, a3);
+        }
+        for (; kk < nk; kk++) {
+            __m256 x0 = _mm256_broadcast_ss(xr + kk);
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16))), x0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + (size_t)kk * 16 + 8))), x0, a1);
+        }
+        store_f16cols(y + (size_t)r0 * ldy, _mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3), nc, add);
+        return;
+    }
+    int r = r0;
+    if (r1 - r0 >= 24 && nk <= BERRY_PANEL_FLOATS) {
+        // Many rows (prefill): the slice converted to f32 once, so the inner loop only loads (for a
+        // few rows, converting as they go costs less than the pass over the slice).
+        _Alignas(32) float pf[BERRY_PANEL_FLOATS * 16];
+        for (int i = 0; i < nk * 16; i += 8) _mm256_store_ps(pf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + i))));
+        for (; r + 6 <= r1; r += 6) panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 6);
+        switch (r1 - r) {
+        case 5: panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 5); break;
+        case 4: panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 4); break;
+        case 3: panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 3); break;
+        case 2: panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 2); break;
+        case 1: panel_f_rows(pf, 0, nk, xk, xs, r, y, ldy, nc, add, 1); break;
+        }
+        return;
+    }
+    for (; r + 6 <= r1; r += 6) panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 6);
+    switch (r1 - r) {
+    case 5: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 5); break;
+    case 4: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 4); break;
+    case 3: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 3); break;
+    case 2: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 2); break;
+    case 1: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 1); break;
     }
 }
 
@@ -977,7 +1041,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
-    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk,
+    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk,
     .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
