@@ -445,7 +445,7 @@ berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t 
         if (!l->lora) { local_free(lm); return NULL; }
     }
     berry_ctx_params cp = {.n_threads = p->n_threads, .max_batch = p->max_batch > 0 ? p->max_batch : 512,
-                           .kv_page_tokens = p->kv_page_tokens > 0 ? p->kv_page_tokens : 4,
+                           .kv_page_tokens = p->kv_page_tokens > 0 ? p->kv_page_tokens : l->n_ctx <= 1024 ? 4 : 16,
                            .kv_bytes = p->kv_bytes ? p->kv_bytes : ((size_t)512 << 20), .lora = l->lora};
     l->ctx = berry_ctx_create(l->model, &cp, err, err_size);
     if (!l->ctx) { local_free(lm); return NULL; }

@@ -10,10 +10,12 @@ typedef struct {
     int n_ctx;          // positions per sequence (prompt + generation); 0: min(model's, 4096)
     int max_batch;      // tokens per forward call (512 if 0)
     size_t kv_bytes;    // KV cache cap (512 MiB if 0)
-    // Positions per KV page (4 if 0). A prompt reuses cached positions in whole pages, so a page of P
-    // tokens wastes P/2 of them per prompt on average: search prompts differ after a few dozen shared
-    // tokens, where 4-token pages evaluate 12% fewer prompt tokens than 16-token pages and run no slower
-    // (SR-MCTS@8, embedded model, docs/search.md).
+    // Positions per KV page; 0: 4 when the context holds at most 1024 positions, else 16. A prompt
+    // reuses cached positions in whole pages, so a page of P tokens wastes P/2 of them per prompt on
+    // average: SR-MCTS@8 on the embedded model (512 positions) evaluates 12% fewer prompt tokens with
+    // 4-token pages and runs no slower. Attention walks the cache page by page, and on Qwen2.5-0.5B's
+    // shape at 2048 positions 4-token pages cost 20% more prefill and 37% more decode time than 16
+    // (docs/search.md), hence 16 for long contexts.
     int kv_page_tokens;
     bool no_prefix_cache;  // evaluate every prompt from scratch, no forks (to measure what sharing saves)
     const char *lora_path;  // a LoRA adapter (llama.cpp's layout) applied at run time, or NULL

@@ -27,7 +27,7 @@ const char berry_search_flags_help[] =
     "      --pick P          answer choice: q (default), rank (best EBC rank), vote (majority of the tree)\n"
     "      --critique-temp T, --rewrite-temp T, --eval-temp T, --solve-temp T   one role's temperature\n"
     "      --no-prefix-cache evaluate every prompt from scratch (to measure what sharing saves)\n"
-    "      --kv-page N       positions per KV cache page (default 4)\n";
+    "      --kv-page N       positions per KV cache page (default: 4 for contexts up to 1024, else 16)\n";
 
 void berry_search_flags_init(berry_search_flags *o, berry_search_method method) {
     memset(o, 0, sizeof *o);
