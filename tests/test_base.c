@@ -41,13 +41,36 @@ TEST(rng_streams_differ_and_repeat) {
     for (int i = 0; i < 1000; i++) CHECK(berry_rng_below(&a, 7) < 7);
 }
 
-typedef struct { _Atomic int hits[1000]; _Atomic int calls; } pool_job;
+typedef struct { _Atomic int hits[1000]; _Atomic int calls; _Atomic int per_ith[16]; } pool_job;
 static void pool_fn(void *ctx, int ith, int nth) {
     pool_job *j = ctx;
     int b, e;
     berry_split(1000, ith, nth, &b, &e);
     for (int i = b; i < e; i++) atomic_fetch_add(&j->hits[i], 1);
     atomic_fetch_add(&j->calls, 1);
+    atomic_fetch_add(&j->per_ith[ith], 1);
+}
+
+// More threads than this machine has cores, thousands of short jobs back to back: every ith runs
+// exactly once per job, whichever thread claims it, and jobs never overlap (a late worker cannot run
+// a chunk of a finished job).
+TEST(pool_oversubscribed_jobs_run_each_chunk_once) {
+    berry_pool *p = berry_pool_create(9);
+    CHECK(p);
+    static pool_job jobs[2];
+    for (int rep = 0; rep < 4000; rep++) {
+        pool_job *j = &jobs[rep & 1];
+        memset(j, 0, sizeof *j);
+        berry_pool_run(p, pool_fn, j);
+        CHECK_EQ_INT(j->calls, 9);
+        for (int t = 0; t < 9; t++) CHECK_EQ_INT(j->per_ith[t], 1);
+        if (rep % 97 == 0)
+            for (int i = 0; i < 1000; i++) CHECK_EQ_INT(j->hits[i], 1);
+        // The other job's counts must not move after it returned.
+        pool_job *o = &jobs[(rep + 1) & 1];
+        if (rep > 0) CHECK_EQ_INT(o->calls, 9);
+    }
+    berry_pool_free(p);
 }
 
 TEST(pool_covers_every_item_once) {
