@@ -56,6 +56,8 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
     berry_ctx_params d = {0};
     if (!p) p = &d;
     if (!m) { berry_errf(err, n, BERRY_EINVAL, "no model"); return NULL; }
+    // The model is shared and read-only for contexts; repacking once is the exception (thread-safe).
+    if (berry_model_repack((berry_model *)m, err, n) != BERRY_OK) return NULL;
     const berry_hparams *hp = &m->hp;
     int B = p->max_batch > 0 ? p->max_batch : 512;
     if (B > (1 << 20)) { berry_errf(err, n, BERRY_EINVAL, "max_batch %d is too large", B); return NULL; }

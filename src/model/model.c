@@ -89,12 +89,14 @@ static bool bind_vector(binder *b, const float **out, const char *name, int64_t 
 }
 
 // Repacks the q4_0 / q8_0 / f16 matrices into the panels the matmul kernels read (tensor/matmul.h), in one
-// allocation: decode then streams them at memory speed and batches skip packing per call. The mapped
-// blocks stay in use for the embedding lookup and for training. BERRY_NO_REPACK=1 turns this off (for
-// a machine short of memory: the copy is as large as those matrices).
+// allocation, once per model (the first context does it): decode then streams them at memory speed
+// and batches skip packing per call. The mapped blocks stay in use for the embedding lookup and for
+// training. BERRY_NO_REPACK=1 turns this off (for a machine short of memory: the copy is as large as
+// those matrices).
 static bool repack_matrices(berry_model *m, char *err, size_t n) {
     const char *off = getenv("BERRY_NO_REPACK");
     if (off && *off && strcmp(off, "0") != 0) return true;
+    if (m->pack_done) return true;
     int nw = 7 * m->hp.n_layer + 1;
     berry_weight **ws = berry_calloc((size_t)nw, sizeof *ws);
     if (!ws) { berry_errf(err, n, BERRY_ENOMEM, "out of memory"); return false; }
@@ -130,7 +132,15 @@ static bool repack_matrices(berry_model *m, char *err, size_t n) {
         berry_pool_free(pool);
     }
     berry_free(ws);
+    m->pack_done = ok;
     return ok;
+}
+
+berry_status berry_model_repack(berry_model *m, char *err, size_t n) {
+    pthread_mutex_lock(&m->pack_lock);
+    bool ok = repack_matrices(m, err, n);
+    pthread_mutex_unlock(&m->pack_lock);
+    return ok ? BERRY_OK : BERRY_ENOMEM;
 }
 
 berry_model *berry_model_from_gguf(berry_gguf *g, char *err, size_t n) {
@@ -138,6 +148,7 @@ berry_model *berry_model_from_gguf(berry_gguf *g, char *err, size_t n) {
     berry_model *m = berry_calloc(1, sizeof *m);
     if (!m) { berry_gguf_close(g); berry_errf(err, n, BERRY_ENOMEM, "out of memory"); return NULL; }
     m->g = g;
+    pthread_mutex_init(&m->pack_lock, NULL);
     int64_t ne[BERRY_GGUF_MAX_DIMS] = {0, 0, 1, 1};
     int64_t te = berry_gguf_find_tensor(g, "token_embd.weight");
     if (te < 0) { berry_errf(err, n, BERRY_EFORMAT, "tensor 'token_embd.weight' is missing"); goto fail; }
@@ -188,7 +199,6 @@ berry_model *berry_model_from_gguf(berry_gguf *g, char *err, size_t n) {
             goto fail;
 #undef NAME
     }
-    if (!repack_matrices(m, err, n)) goto fail;
     return m;
 fail:
     berry_model_free(m);
@@ -206,6 +216,7 @@ void berry_model_free(berry_model *m) {
     berry_free(m->layers);
     berry_free(m->f32);
     berry_free(m->packed);
+    pthread_mutex_destroy(&m->pack_lock);
     berry_free(m);
 }
 

@@ -5,6 +5,8 @@
 #define BERRY_MODEL_IMPL_H
 #include "model/model.h"
 #include "tensor/types.h"
+#include <pthread.h>
+#include <stdbool.h>
 
 // A weight matrix of ROWS rows of COLS values (GGUF ne = {cols, rows}), each row berry_row_size bytes.
 typedef struct {
@@ -33,6 +35,13 @@ struct berry_model {
     berry_layer *layers;        // (n_layer)
     float *f32;                 // owns every 1-D vector above
     void *packed;               // owns every berry_weight.packed (one allocation)
+    pthread_mutex_t pack_lock;  // guards the repacking, done by the first context (training never
+                                // repacks: it reads the mapped blocks)
+    bool pack_done;
 };
+
+// Repacks the matrices for the matmul kernels unless done already (thread-safe; BERRY_NO_REPACK=1
+// skips it). Called by berry_ctx_create.
+berry_status berry_model_repack(berry_model *m, char *err, size_t err_size);
 
 #endif
