@@ -24,10 +24,18 @@ float berry_vec_exp_shift(float *x, int64_t n, float shift) {
 void berry_vec_dots(float *out, const float *q, const float *k, int64_t stride, int n, int d, float scale) {
     const berry_vec_kernels *kk = level();
     if (kk) { kk->dots(out, q, k, stride, n, d, scale); return; }
+    // Eight float partial sums, combined pairwise, as the scalar forward always summed: the PyTorch
+    // parity tests of quantized models round activations like berry, and a summation in another order
+    // (double, say) can move one activation across a rounding boundary of the next quantization.
     for (int r = 0; r < n; r++) {
-        double s = 0;
-        for (int i = 0; i < d; i++) s += (double)q[i] * k[(size_t)r * (size_t)stride + (size_t)i];
-        out[r] = (float)s * scale;
+        const float *kr = k + (size_t)r * (size_t)stride;
+        float s[8] = {0};
+        int i = 0;
+        for (; i + 8 <= d; i += 8)
+            for (int j = 0; j < 8; j++) s[j] += q[i + j] * kr[i + j];
+        float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+        for (; i < d; i++) t += q[i] * kr[i];
+        out[r] = t * scale;
     }
 }
 
