@@ -94,7 +94,7 @@ typedef void (*berry_panel_f_fn)(int kind, const uint8_t *w, size_t ws, int nc, 
 
 // Matrix-vector product for decode (one activation row X): Y[c] = dot(W row c, X) for c < nc, W rows
 // ws bytes apart. A whole thread's share of rows in one call, so per-call work on X is amortized and
-// the weights stream in address order. matvec_q8: KIND 0 q8_0, 1 q4_0 weights, X q8_0 blocks;
+// the weights stream in address order. matvec_q8: KIND 0 q8_0, 1 q4_0, 2 q5_0 weights, X q8_0 blocks;
 // matvec_f: KIND 0 f32, 1 f16, 2 bf16 weights, X f32.
 typedef void (*berry_matvec_fn)(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *x, float *y);
 

@@ -318,9 +318,9 @@ static kernel_set pick(berry_type t) {
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
         if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) k.panel_pk = K->panel_pk;
         if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
-        if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) {
+        if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) {
             k.matvec = K->matvec_q8;
-            k.mv_kind = t == BERRY_TYPE_Q4_0;
+            k.mv_kind = t == BERRY_TYPE_Q4_0 ? 1 : t == BERRY_TYPE_Q5_0 ? 2 : 0;
         }
         if (!k.matvec && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) {
             k.matvec = K->matvec_f;

@@ -220,64 +220,6 @@ INLINE void tile_q8_fixed(int64_t n, const uint8_t *w, size_t ws, const uint8_t 
 Q8_TILE(tile_q8_0, 0)
 Q8_TILE(tile_q4_0, 1)
 
-// Decode, q8_0 (KIND 0) or q4_0 (KIND 1) weights. Decode reads every weight once for one activation row,
-// so it is bound by memory bandwidth: rows are walked one after the other (adjacent rows are adjacent
-// in memory, one sequential stream per thread), four blocks at a time with independent accumulators.
-// What depends on X alone is computed once per call for all rows, in chunks of K: each block's scale
-// broadcast to a vector and, for q4_0, 8 x its pair sums as int16, so that q4_0's offset of 8 is one
-// 16-bit subtraction ((q - 8) . x = q . x - 8 sum x) and its nibbles need no sign step.
-enum { MV_CHUNK = 128 };   // activation blocks per chunk of K: 8 KiB of precomputed vectors
-static void matvec_q8(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
-    const berry_block_q8_0 *x = xv;
-    const int q4 = kind == 1;
-    const size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
-    const __m256i ones16 = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    __m256 dxv[MV_CHUNK];
-    __m256i s8[MV_CHUNK];
-    int64_t nb = n / 32;
-    for (int64_t b0 = 0; b0 < nb; b0 += MV_CHUNK) {
-        int nbc = (int)(nb - b0 < MV_CHUNK ? nb - b0 : MV_CHUNK);
-        for (int b = 0; b < nbc; b++) {
-            dxv[b] = _mm256_set1_ps(f16(&x[b0 + b].d));
-            if (q4) s8[b] = _mm256_maddubs_epi16(eight, _mm256_loadu_si256((const __m256i *)x[b0 + b].qs));
-        }
-        const berry_block_q8_0 *xc = x + b0;
-        for (int c = 0; c < nc; c++) {
-            const uint8_t *row = w + (size_t)c * ws + (size_t)b0 * bs;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-#define MV_Q8_BLOCK(b, a)                                                                                  \
-    do {                                                                                                   \
-        const uint8_t *blk = row + (size_t)(b) * bs;                                                       \
-        __m256i xq = _mm256_loadu_si256((const __m256i *)xc[b].qs), p;                                     \
-        if (q4) {                                                                                          \
-            __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));                                       \
-            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);                   \
-            p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq), s8[b]);                                      \
-        } else {                                                                                           \
-            __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));                                    \
-            p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));                     \
-        }                                                                                                  \
-        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones16)), dxv[b]);                \
-        __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)*(const uint16_t *)blk));                       \
-        acc[a] = _mm256_fmadd_ps(dw, f, acc[a]);                                                           \
-    } while (0)
-            int b = 0;
-            for (; b + 4 <= nbc; b += 4) {
-                _mm_prefetch((const char *)(row + (size_t)b * bs + 640), _MM_HINT_T0);
-                _mm_prefetch((const char *)(row + (size_t)b * bs + 704), _MM_HINT_T0);
-                MV_Q8_BLOCK(b, 0);
-                MV_Q8_BLOCK(b + 1, 1);
-                MV_Q8_BLOCK(b + 2, 2);
-                MV_Q8_BLOCK(b + 3, 3);
-            }
-            for (; b < nbc; b++) MV_Q8_BLOCK(b, 0);
-#undef MV_Q8_BLOCK
-            float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-            y[c] = b0 ? y[c] + s : s;
-        }
-    }
-}
-
 // Decode, float weights: one row after the other, 32 values a step in four accumulators.
 static void matvec_f(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
     const float *x = xv;
@@ -321,6 +263,68 @@ INLINE __m256i load_q45(const uint8_t *blk, int t) {
     __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
     if (t) q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(blk + (t == 1 ? 2 : 4)), _mm256_set1_epi8(0x10)));
     return q;
+}
+
+// Decode, q8_0 (KIND 0), q4_0 (KIND 1) or q5_0 (KIND 2) weights. Decode reads every weight once for one activation row,
+// so it is bound by memory bandwidth: rows are walked one after the other (adjacent rows are adjacent
+// in memory, one sequential stream per thread), four blocks at a time with independent accumulators.
+// What depends on X alone is computed once per call for all rows, in chunks of K: each block's scale
+// broadcast to a vector and, for q4_0 (q5_0), 8 (16) x its pair sums as int16, so that the offset is
+// one 16-bit subtraction ((q - 8) . x = q . x - 8 sum x) and the unsigned values need no sign step
+// (q5_0's pair sums, at most 2 * 31 * 127, fit in int16).
+enum { MV_CHUNK = 128 };   // activation blocks per chunk of K: 8 KiB of precomputed vectors
+static void matvec_q8(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
+    const berry_block_q8_0 *x = xv;
+    const int q4 = kind == 1, q5 = kind == 2;
+    const size_t bs = q5 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    const __m256i ones16 = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F);
+    const __m256i off = _mm256_set1_epi8(q5 ? 16 : 8);
+    __m256 dxv[MV_CHUNK];
+    __m256i s8[MV_CHUNK];
+    int64_t nb = n / 32;
+    for (int64_t b0 = 0; b0 < nb; b0 += MV_CHUNK) {
+        int nbc = (int)(nb - b0 < MV_CHUNK ? nb - b0 : MV_CHUNK);
+        for (int b = 0; b < nbc; b++) {
+            dxv[b] = _mm256_set1_ps(f16(&x[b0 + b].d));
+            if (q4 || q5) s8[b] = _mm256_maddubs_epi16(off, _mm256_loadu_si256((const __m256i *)x[b0 + b].qs));
+        }
+        const berry_block_q8_0 *xc = x + b0;
+        for (int c = 0; c < nc; c++) {
+            const uint8_t *row = w + (size_t)c * ws + (size_t)b0 * bs;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+#define MV_Q8_BLOCK(b, a)                                                                                  \
+    do {                                                                                                   \
+        const uint8_t *blk = row + (size_t)(b) * bs;                                                       \
+        __m256i xq = _mm256_loadu_si256((const __m256i *)xc[b].qs), p;                                     \
+        if (q5) {                                                                                          \
+            p = _mm256_sub_epi16(_mm256_maddubs_epi16(load_q45(blk, 1), xq), s8[b]);                       \
+        } else if (q4) {                                                                                   \
+            __m128i v = _mm_loadu_si128((const __m128i *)(blk + 2));                                       \
+            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), m4);                   \
+            p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq), s8[b]);                                      \
+        } else {                                                                                           \
+            __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));                                    \
+            p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));                     \
+        }                                                                                                  \
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones16)), dxv[b]);                \
+        __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)*(const uint16_t *)blk));                       \
+        acc[a] = _mm256_fmadd_ps(dw, f, acc[a]);                                                           \
+    } while (0)
+            int b = 0;
+            for (; b + 4 <= nbc; b += 4) {
+                _mm_prefetch((const char *)(row + (size_t)b * bs + 640), _MM_HINT_T0);
+                _mm_prefetch((const char *)(row + (size_t)b * bs + 704), _MM_HINT_T0);
+                MV_Q8_BLOCK(b, 0);
+                MV_Q8_BLOCK(b + 1, 1);
+                MV_Q8_BLOCK(b + 2, 2);
+                MV_Q8_BLOCK(b + 3, 3);
+            }
+            for (; b < nbc; b++) MV_Q8_BLOCK(b, 0);
+#undef MV_Q8_BLOCK
+            float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+            y[c] = b0 ? y[c] + s : s;
+        }
+    }
 }
 
 // NR <= 4 activation rows against NC weight rows (NR * NC <= 16), each weight block unpacked once for
