@@ -159,11 +159,35 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
     }
 }
 
+static void lora_add(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T);
+
 // Y (T, M) = X (T, K) . W^T on the context's pool, plus (X A^T) (scale B)^T when a LoRA adapter adapts
 // W (model/lora.h).
 static void matmul(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T) {
     if (w->packed) berry_matmul_packed(c->pool, w->type, w->packed, x, y, T, w->cols, w->rows, c->mm_scratch);
     else berry_matmul(c->pool, w->type, w->data, x, y, T, w->cols, w->rows, c->mm_scratch);
+    lora_add(c, w, x, y, T);
+}
+
+// Y_i = X W_i^T for N weights that share the input X: when all are repacked, the activations are
+// quantized once and one dispatch runs them all (decode makes hundreds of dispatches per token).
+static void matmul_n(berry_ctx *c, int n, const berry_weight *const *w, const float *x, float *const *y, int T) {
+    berry_mm_w ops[BERRY_MATMUL_MAX_N];
+    bool fused = n <= BERRY_MATMUL_MAX_N;
+    for (int i = 0; i < n && fused; i++) {
+        fused = w[i]->packed && w[i]->cols == w[0]->cols;
+        ops[i] = (berry_mm_w){.type = w[i]->type, .wp = w[i]->packed, .m = w[i]->rows, .y = y[i]};
+    }
+    if (!fused) {
+        for (int i = 0; i < n; i++) matmul(c, w[i], x, y[i], T);
+        return;
+    }
+    berry_matmul_packed_n(c->pool, n, ops, x, T, w[0]->cols, c->mm_scratch);
+    for (int i = 0; i < n; i++) lora_add(c, w[i], x, y[i], T);
+}
+
+// Adds (X A^T) (scale B)^T when the context's LoRA adapter adapts W.
+static void lora_add(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T) {
     const berry_lora_pair *a = c->lora ? berry_lora_find(c->lora, w) : NULL;
     if (!a) return;
     berry_matmul(c->pool, BERRY_TYPE_F32, a->a, x, c->lora_u, T, a->in, a->rank, c->lora_scratch);
@@ -472,17 +496,14 @@ berry_status berry_forward(berry_ctx *c, const berry_batch *b, float *logits, ch
     for (int il = 0; il < hp->n_layer; il++) {
         const berry_layer *L = &m->layers[il];
         // Attention block.
-        matmul(c, &L->wq, c->xn, c->q, T);
-        matmul(c, &L->wk, c->xn, c->k, T);
-        matmul(c, &L->wv, c->xn, c->v, T);
+        matmul_n(c, 3, (const berry_weight *[]){&L->wq, &L->wk, &L->wv}, c->xn, (float *[]){c->q, c->k, c->v}, T);
         ew(c, (ew_args){.op = EW_QKV, .n = T, .layer = il});
         attn_args A = {c, il, T, berry_hparams_layer_slides(hp, il)};
         berry_pool_run(c->pool, attn_job, &A);
         matmul(c, &L->wo, c->att, c->tmp, T);
         ew(c, (ew_args){.op = EW_RESID, .n = T, .w = L->post_attn_norm, .w2 = L->ffn_norm});
         // Feed-forward block: SwiGLU, or GeGLU with tanh-GELU (gemma2).
-        matmul(c, &L->gate, c->xn, c->g, T);
-        matmul(c, &L->up, c->xn, c->u, T);
+        matmul_n(c, 2, (const berry_weight *[]){&L->gate, &L->up}, c->xn, (float *[]){c->g, c->u}, T);
         ew(c, (ew_args){.op = EW_GLU, .n = (int)(((size_t)T * (size_t)hp->n_ff + GLU_CHUNK - 1) / GLU_CHUNK), .n0 = T});
         matmul(c, &L->down, c->g, c->tmp, T);
         const float *next = il + 1 < hp->n_layer ? m->layers[il + 1].attn_norm : NULL;

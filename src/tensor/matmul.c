@@ -4,6 +4,7 @@
 #include "tensor/blocks.h"
 #include "tensor/quant.h"
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -649,24 +650,49 @@ void berry_repack(berry_pool *pool, berry_type t, const void *w, int64_t k, int6
     berry_pool_run(pool, repack_panels, &j);
 }
 
+typedef struct { mm_job j[BERRY_MATMUL_MAX_N]; int n; } mm_multi;
+
+static void mm_run_multi(void *ctx, int ith, int nth) {
+    mm_multi *mj = ctx;
+    for (int i = 0; i < mj->n; i++) mm_run(&mj->j[i], ith, nth);
+}
+
+void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const float *x, int rows, int64_t k,
+                           void *scratch) {
+    if (n <= 0 || n > BERRY_MATMUL_MAX_N || rows <= 0) return;
+    mm_multi mj = {.n = n};
+    bool quantized = false;
+    for (int i = 0; i < n; i++) {
+        if (!berry_repack_size(ws[i].type, k, ws[i].m)) return;
+        quantized |= ws[i].type != BERRY_TYPE_F16;
+    }
+    // q4_0 and q8_0 take the same q8_0 activations: quantized once, for all of them.
+    int64_t nb = k / 32;
+    size_t xstride = berry_row_size(BERRY_TYPE_Q8_0, k), off = ((size_t)rows * xstride + 63) / 64 * 64;
+    berry_act_q8 act = {.q = scratch, .stride = xstride, .d = (const float *)((uint8_t *)scratch + off),
+                        .s8 = (const int32_t *)((uint8_t *)scratch + off + (size_t)rows * (size_t)nb * 4), .nb = nb};
+    for (int i = 0; i < n; i++) {
+        berry_type t = ws[i].type;
+        mj.j[i] = (mm_job){.ks = pick(t), .w = ws[i].wp, .x = x, .scratch = scratch, .y = ws[i].y, .rows = rows,
+                           .k = k, .m = ws[i].m};
+        if (t == BERRY_TYPE_F16) { mj.j[i].packed = 4; continue; }
+        mj.j[i].xa = scratch;
+        mj.j[i].xstride = xstride;
+        mj.j[i].packed = 3;
+        mj.j[i].q4 = t == BERRY_TYPE_Q4_0;
+        mj.j[i].act = act;
+    }
+    if (quantized) {
+        int qi = 0;
+        while (mj.j[qi].packed != 3) qi++;
+        if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &mj.j[qi]);
+        else convert_rows(&mj.j[qi], 0, 1);
+    }
+    berry_pool_run(pool, mm_run_multi, &mj);
+}
+
 void berry_matmul_packed(berry_pool *pool, berry_type t, const void *wp, const float *x, float *y, int rows,
                          int64_t k, int64_t m, void *scratch) {
-    if (!berry_repack_size(t, k, m) || rows <= 0) return;
-    mm_job j = {.ks = pick(t), .w = wp, .x = x, .scratch = scratch, .y = y, .rows = rows, .k = k, .m = m};
-    if (t == BERRY_TYPE_F16) {   // f32 activations, used as they are
-        j.packed = 4;
-        berry_pool_run(pool, mm_run, &j);
-        return;
-    }
-    int64_t nb = k / 32;
-    j.xa = scratch;
-    j.xstride = berry_row_size(BERRY_TYPE_Q8_0, k);
-    size_t off = ((size_t)rows * j.xstride + 63) / 64 * 64;
-    j.packed = 3;
-    j.q4 = t == BERRY_TYPE_Q4_0;
-    j.act = (berry_act_q8){.q = scratch, .stride = j.xstride, .d = (const float *)((uint8_t *)scratch + off),
-                           .s8 = (const int32_t *)((uint8_t *)scratch + off + (size_t)rows * (size_t)nb * 4), .nb = nb};
-    if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &j);
-    else convert_rows(&j, 0, 1);
-    berry_pool_run(pool, mm_run, &j);
+    berry_mm_w w = {.type = t, .wp = wp, .m = m, .y = y};
+    berry_matmul_packed_n(pool, 1, &w, x, rows, k, scratch);
 }

@@ -38,5 +38,17 @@ void berry_repack(berry_pool *pool, berry_type t, const void *w, int64_t k, int6
 // As berry_matmul, with WP made by berry_repack (same scratch size).
 void berry_matmul_packed(berry_pool *pool, berry_type t, const void *wp, const float *x, float *y, int rows,
                          int64_t k, int64_t m, void *scratch);
+// Several repacked weights applied to the same X (T_rows, K): Y_i (T_rows, M_i) = X . W_i^T, with the
+// activations quantized once and one dispatch for all (a layer's Q, K, V; gate and up). At most
+// BERRY_MATMUL_MAX_N weights; SCRATCH as for one of them.
+#define BERRY_MATMUL_MAX_N 4
+typedef struct {
+    berry_type type;
+    const void *wp;   // berry_repack's
+    int64_t m;
+    float *y;
+} berry_mm_w;
+void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const float *x, int rows, int64_t k,
+                           void *scratch);
 
 #endif
