@@ -367,7 +367,7 @@ TEST(tensor_scalar_dot_matches_double_reference) {
 // float sums: relative to sum |w x|, 1e-5.
 TEST(tensor_simd_dots_match_scalar) {
     berry_simd top = berry_simd_level();
-    if (top == BERRY_SIMD_SCALAR) SKIP("this CPU has no SIMD level berry uses");
+    if (top == BERRY_SIMD_SCALAR) SKIP("no SIMD level to compare: this CPU has none berry uses, or BERRY_SIMD=scalar caps them");
     berry_rng r;
     berry_rng_seed(&r, 9, 0);
     for (size_t ti = 0; ti < sizeof weight_types / sizeof weight_types[0]; ti++) {
@@ -408,7 +408,7 @@ TEST(tensor_simd_dots_match_scalar) {
 
 // The SIMD activation quantizers are bit-identical to the scalar ones (ties included).
 TEST(tensor_simd_activation_quant_equal_scalar) {
-    if (berry_simd_level() == BERRY_SIMD_SCALAR) SKIP("this CPU has no SIMD level berry uses");
+    if (berry_simd_level() == BERRY_SIMD_SCALAR) SKIP("no SIMD level to compare: this CPU has none berry uses, or BERRY_SIMD=scalar caps them");
     berry_rng r;
     berry_rng_seed(&r, 13, 0);
     enum { N = 256 * 8 };
