@@ -400,13 +400,17 @@ static void convert_rows(void *ctx, int ith, int nth) {
     }
 }
 
-// The packed path: thread ITH takes whole panels of 8 weight rows; activation rows are walked in
-// chunks that stay in L2, and each panel is packed once per chunk and K slice.
-static void mm_run_packed(mm_job *j, int ith, int nth) {
+// The panel paths: thread ITH takes whole panels of 8 weight rows; activation rows are walked in
+// chunks that stay in L2, a K slice at a time so that the slice of a panel stays in L1 while the
+// chunk's rows use it. Stored blocks (REPACKED 0) are packed once per chunk and slice by the kernel;
+// repacked weights are read as they are, and one activation row (decode) takes all of K at once.
+static void mm_run_panels(mm_job *j, int ith, int nth, int repacked) {
     int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
     if (c_end > j->m) c_end = j->m;
-    int64_t nb = j->k / 32, slice = nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
+    int64_t nb = j->k / 32;
+    size_t panel = repacked ? (size_t)nb * BERRY_PK_BYTES(j->q4) : 0;
+    int64_t slice = repacked && j->rows == 1 ? nb : nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
     int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
     chunk = chunk < 12 ? 12 : chunk / 12 * 12;
     for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
@@ -415,8 +419,12 @@ static void mm_run_packed(mm_job *j, int ith, int nth) {
             int nc = (int)(c_end - c < 8 ? c_end - c : 8);
             for (int64_t b0 = 0; b0 < nb; b0 += slice) {
                 int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
-                j->ks.panel(j->q4, j->w + (size_t)c * j->wstride, j->wstride, nc, b0, nbs, &j->act, (int)r0, r1,
-                            j->y + c, (size_t)j->m, b0 > 0);
+                if (repacked)
+                    j->ks.panel_pk(j->q4, j->w + (size_t)(c / 8) * panel, nc, b0, nbs, &j->act, (int)r0, r1, j->y + c,
+                                   (size_t)j->m, b0 > 0);
+                else
+                    j->ks.panel(j->q4, j->w + (size_t)c * j->wstride, j->wstride, nc, b0, nbs, &j->act, (int)r0, r1,
+                                j->y + c, (size_t)j->m, b0 > 0);
             }
         }
     }
@@ -473,31 +481,6 @@ static void mm_run_matvec(mm_job *j, int ith, int nth) {
                  j->y + c_begin);
 }
 
-// Repacked weights: thread ITH takes whole panels. One activation row (decode) reads each panel once
-// over all of K; several rows go through the panels in chunks that stay in L2, a K slice at a time
-// so that the slice of a panel stays in L1 while the chunk's rows use it.
-static void mm_run_repacked(mm_job *j, int ith, int nth) {
-    int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
-    int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
-    if (c_end > j->m) c_end = j->m;
-    int64_t nb = j->k / 32;
-    size_t panel = (size_t)nb * BERRY_PK_BYTES(j->q4);
-    int64_t slice = j->rows == 1 ? nb : nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
-    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
-    chunk = chunk < 12 ? 12 : chunk / 12 * 12;
-    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
-        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
-        for (int64_t c = c_begin; c < c_end; c += 8) {
-            int nc = (int)(c_end - c < 8 ? c_end - c : 8);
-            for (int64_t b0 = 0; b0 < nb; b0 += slice) {
-                int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
-                j->ks.panel_pk(j->q4, j->w + (size_t)(c / 8) * panel, nc, b0, nbs, &j->act, (int)r0, r1, j->y + c,
-                               (size_t)j->m, b0 > 0);
-            }
-        }
-    }
-}
-
 // Repacked f16 weights: thread ITH takes whole panels of 16 rows; several activation rows go through
 // a panel in K slices of BERRY_PANEL_FLOATS (8 KiB of the panel, in L1) and chunks of rows.
 static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
@@ -522,8 +505,8 @@ static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
     if (j->packed == 4) { mm_run_repacked_f(j, ith, nth); return; }
-    if (j->packed == 3) { mm_run_repacked(j, ith, nth); return; }
-    if (j->packed == 1) { mm_run_packed(j, ith, nth); return; }
+    if (j->packed == 3) { mm_run_panels(j, ith, nth, 1); return; }
+    if (j->packed == 1) { mm_run_panels(j, ith, nth, 0); return; }
     if (j->packed == 2) { mm_run_packed_f(j, ith, nth); return; }
     if (j->rows == 1 && j->ks.matvec) { mm_run_matvec(j, ith, nth); return; }
     int64_t tc = j->ks.tile ? j->ks.tc : 1, tr = j->ks.tile ? j->ks.tr : 1;

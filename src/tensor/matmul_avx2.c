@@ -472,6 +472,17 @@ INLINE void pack_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int
     }
 }
 
+// Y[0..nc) = (or += when ADD) the first NC lanes of ACC.
+INLINE void store_cols8(float *yr, __m256 acc, int nc, int add) {
+    if (nc == 8) {
+        _mm256_storeu_ps(yr, add ? _mm256_add_ps(_mm256_loadu_ps(yr), acc) : acc);
+        return;
+    }
+    float t[8];
+    _mm256_storeu_ps(t, acc);
+    for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
+}
+
 // NR activation rows against one packed panel of 8 weight rows.
 INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, int nbs, const berry_act_q8 *x,
                        int r, float *y, size_t ldy, int nc, int add, const int NR) {
@@ -519,17 +530,7 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
             acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
         }
     }
-    for (int i = 0; i < NR; i++) {
-        float *yr = y + (size_t)(r + i) * ldy;
-        if (nc == 8) {
-            __m256 v = add ? _mm256_add_ps(_mm256_loadu_ps(yr), acc[i]) : acc[i];
-            _mm256_storeu_ps(yr, v);
-        } else {
-            float t[8];
-            _mm256_storeu_ps(t, acc[i]);
-            for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
-        }
-    }
+    for (int i = 0; i < NR; i++) store_cols8(y + (size_t)(r + i) * ldy, acc[i], nc, add);
 }
 
 static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
@@ -612,17 +613,7 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
             acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
         }
     }
-    for (int i = 0; i < NR; i++) {
-        float *yr = y + (size_t)(r + i) * ldy;
-        if (nc == 8) {
-            __m256 v = add ? _mm256_add_ps(_mm256_loadu_ps(yr), acc[i]) : acc[i];
-            _mm256_storeu_ps(yr, v);
-        } else {
-            float t[8];
-            _mm256_storeu_ps(t, acc[i]);
-            for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
-        }
-    }
+    for (int i = 0; i < NR; i++) store_cols8(y + (size_t)(r + i) * ldy, acc[i], nc, add);
 }
 
 static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0, int r1,
