@@ -39,12 +39,18 @@ INLINE float load_w1(const uint8_t *w, int64_t i, int kind) {
     return kind == 1 ? _cvtsh_ss(h) : berry_bf16_to_f32(h);
 }
 
-INLINE void dot_float(int64_t n, float *out, const void *wv, const void *xv, int kind) {
+// PREFETCH: decode streams row after row from memory and asks for the lines ahead of time.
+INLINE void dot_float_pf(int64_t n, float *out, const void *wv, const void *xv, int kind, const int prefetch) {
     const uint8_t *w = wv;
     const float *x = xv;
+    const int es = kind == 0 ? 4 : 2;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        if (prefetch) {
+            _mm_prefetch((const char *)(w + (size_t)i * es + 768), _MM_HINT_T0);
+            if (es == 4) _mm_prefetch((const char *)(w + (size_t)i * es + 832), _MM_HINT_T0);
+        }
         a0 = _mm256_fmadd_ps(load_w8(w, i, kind), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(load_w8(w, i + 8, kind), _mm256_loadu_ps(x + i + 8), a1);
         a2 = _mm256_fmadd_ps(load_w8(w, i + 16, kind), _mm256_loadu_ps(x + i + 16), a2);
@@ -54,6 +60,9 @@ INLINE void dot_float(int64_t n, float *out, const void *wv, const void *xv, int
     float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) s += load_w1(w, i, kind) * x[i];
     *out = s;
+}
+INLINE void dot_float(int64_t n, float *out, const void *wv, const void *xv, int kind) {
+    dot_float_pf(n, out, wv, xv, kind, 0);
 }
 static void dot_f32(int64_t n, float *o, const void *w, const void *x) { dot_float(n, o, w, x, 0); }
 static void dot_f16(int64_t n, float *o, const void *w, const void *x) { dot_float(n, o, w, x, 1); }
@@ -222,25 +231,7 @@ Q8_TILE(tile_q4_0, 1)
 
 // Decode, float weights: one row after the other, 32 values a step in four accumulators.
 static void matvec_f(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, const void *xv, float *y) {
-    const float *x = xv;
-    const int es = kind == 0 ? 4 : 2;
-    for (int c = 0; c < nc; c++) {
-        const uint8_t *row = w + (size_t)c * ws;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t i = 0;
-        for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + (size_t)i * es + 768), _MM_HINT_T0);
-            if (es == 4) _mm_prefetch((const char *)(row + (size_t)i * es + 832), _MM_HINT_T0);
-            a0 = _mm256_fmadd_ps(load_w8(row, i, kind), _mm256_loadu_ps(x + i), a0);
-            a1 = _mm256_fmadd_ps(load_w8(row, i + 8, kind), _mm256_loadu_ps(x + i + 8), a1);
-            a2 = _mm256_fmadd_ps(load_w8(row, i + 16, kind), _mm256_loadu_ps(x + i + 16), a2);
-            a3 = _mm256_fmadd_ps(load_w8(row, i + 24, kind), _mm256_loadu_ps(x + i + 24), a3);
-        }
-        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_w8(row, i, kind), _mm256_loadu_ps(x + i), a0);
-        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; i < n; i++) s += load_w1(row, i, kind) * x[i];
-        y[c] = s;
-    }
+    for (int c = 0; c < nc; c++) dot_float_pf(n, y + c, w + (size_t)c * ws, xv, kind, 1);
 }
 
 // ---- q4_1 / q5_0 / q5_1 weights against q8_0 activations ------------------------------------------
