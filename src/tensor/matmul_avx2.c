@@ -763,6 +763,36 @@ static void panel_fpk(const uint8_t *P, int nc, int64_t k0, int nk, const float 
 // Integer sums per super-block are exact, and the float steps are the scalar reference's in the same
 // order, so these agree with it bit for bit.
 
+// The 8 sub-block scales and mins of a q4_K / q5_K block's 12 scale bytes, from the layout
+// berry_k4_scale_min reads one at a time: with u0, u1, u2 the three little-endian words, scales 0-3
+// are u0's bytes & 63, mins 0-3 u1's bytes & 63, scales 4-7 the low nibbles of u2's bytes plus the top
+// two bits of u0's bytes as bits 4-5, mins 4-7 the high nibbles of u2's bytes plus the top two bits
+// of u1's. Returns the scales as eight int16 in both 128-bit lanes (for per-sub-block broadcasts) and
+// sets *MINS to the mins as sixteen int16, each twice (m0 m0 m1 m1 ..., against the 16 bsums).
+INLINE __m256i k4_scales(const uint8_t *q, __m256i *mins) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    const uint32_t low6 = 0x3f3f3f3f, nib = 0x0f0f0f0f, top2 = 0x03030303;
+    uint32_t sc_lo = u0 & low6, m_lo = u1 & low6;
+    uint32_t sc_hi = (u2 & nib) | (((u0 >> 6) & top2) << 4), m_hi = ((u2 >> 4) & nib) | (((u1 >> 6) & top2) << 4);
+    __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo), m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    __m128i sc16 = _mm_cvtepu8_epi16(sc8);
+    return _mm256_set_m128i(sc16, sc16);
+}
+
+// Sub-block J's scale (from k4_scales) in every int16 lane.
+INLINE __m256i k4_scale_bcast(__m256i sc, int j) {
+    return _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j)));
+}
+
+// sum over j of m_j (bsums[2j] + bsums[2j+1]): the q4_K / q5_K min term, in integers.
+INLINE int k4_summ(__m256i mins, const int16_t *bsums) {
+    return hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)bsums)));
+}
+
 INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, int five) {
     const berry_block_q8_K *x = xv;
     size_t bsize = five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K);
@@ -772,12 +802,8 @@ INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, in
         const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
         const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
         const uint8_t *qs = five ? a5->qs : a4->qs;
-        uint8_t sc[8], m[8];
-        int summ = 0;
-        for (int j = 0; j < 8; j++) {
-            berry_k4_scale_min(j, a4->scales, &sc[j], &m[j]);
-            summ += m[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
-        }
+        __m256i mins, sc = k4_scales(a4->scales, &mins);
+        int summ = k4_summ(mins, x[i].bsums);
         __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -790,8 +816,8 @@ INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, in
             }
             __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c)));
             __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c + 32)));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
+            p0 = _mm256_madd_epi16(p0, k4_scale_bcast(sc, 2 * c));
+            p1 = _mm256_madd_epi16(p1, k4_scale_bcast(sc, 2 * c + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         float d = f16(&a4->d) * x[i].d, dmin = f16(&a4->dmin) * x[i].d;
@@ -846,8 +872,7 @@ INLINE void tile_q45K_row(int64_t n, const uint8_t *w, const uint8_t *x, size_t 
         const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
         const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
         const uint8_t *qs = five ? a5->qs : a4->qs;
-        uint8_t sc[8], m[8];
-        for (int j = 0; j < 8; j++) berry_k4_scale_min(j, a4->scales, &sc[j], &m[j]);
+        __m256i mins, sc = k4_scales(a4->scales, &mins);
         __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
         __m256i q[8];
         for (int c = 0; c < 4; c++) {
@@ -863,12 +888,11 @@ INLINE void tile_q45K_row(int64_t n, const uint8_t *w, const uint8_t *x, size_t 
         float d16 = f16(&a4->d), dm16 = f16(&a4->dmin);
         for (int r = 0; r < nr; r++) {
             const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + i;
-            int summ = 0;
-            for (int j = 0; j < 8; j++) summ += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+            int summ = k4_summ(mins, xb->bsums);
             __m256i sumi = _mm256_setzero_si256();
             for (int j = 0; j < 8; j++) {
                 __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * j)));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[j])));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, k4_scale_bcast(sc, j)));
             }
             float d = d16 * xb->d, dmin = dm16 * xb->d;
             s[r] += d * (float)hsum_i32(sumi) - dmin * (float)summ;
