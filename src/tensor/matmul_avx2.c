@@ -828,6 +828,23 @@ INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, in
 static void dot_q4_K(int64_t n, float *o, const void *w, const void *x) { dot_q45K(n, o, w, x, 0); }
 static void dot_q5_K(int64_t n, float *o, const void *w, const void *x) { dot_q45K(n, o, w, x, 1); }
 
+// A q6_K block's 16 int8 scales as int16 (one vector), for q6_scale_pair and q6_off.
+INLINE __m256i q6_scales(const int8_t *scales) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+}
+
+// Scales 2k and 2k + 1 (the two 16-value sub-blocks of a 32-value vector) in the low and high lanes.
+INLINE __m256i q6_scale_pair(__m256i sc16, int k) {
+    __m256i pair = _mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(k));   // (sc[2k], sc[2k+1]) everywhere
+    return _mm256_shuffle_epi8(pair, _mm256_set_epi64x(0x0302030203020302LL, 0x0302030203020302LL,
+                                                       0x0100010001000100LL, 0x0100010001000100LL));
+}
+
+// sum over j of scales[j] bsums[j], in integers (one vpmaddwd).
+INLINE int q6_off(__m256i sc16, const int16_t *bsums) {
+    return hsum_i32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)bsums)));
+}
+
 // q6_K: the 6-bit values (0..63) times x, minus 32 * sum(x) per 16-value sub-block via bsums.
 static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
     const berry_block_q6_K *a = wv;
@@ -835,8 +852,8 @@ static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     float s = 0;
     for (int64_t i = 0; i < n / 256; i++) {
-        int off = 0;
-        for (int j = 0; j < 16; j++) off += a[i].scales[j] * x[i].bsums[j];
+        __m256i sc16 = q6_scales(a[i].scales);
+        int off = q6_off(sc16, x[i].bsums);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
@@ -849,10 +866,8 @@ static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
             for (int k = 0; k < 4; k++) {
-                const int8_t *sc = a[i].scales + 8 * h + 2 * k;
                 __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(x[i].qs + 128 * h + 32 * k)));
-                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6_scale_pair(sc16, 4 * h + k)));
             }
         }
         s += f16(&a[i].d) * x[i].d * (float)(hsum_i32(sumi) - 32 * off);
@@ -916,16 +931,13 @@ INLINE void tile_q6K_row(int64_t n, const uint8_t *w, const uint8_t *x, size_t x
             q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
             q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            for (int k = 0; k < 4; k++) {
-                const int8_t *sc = a[i].scales + 8 * h + 2 * k;
-                scv[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-            }
         }
+        __m256i sc16 = q6_scales(a[i].scales);
+        for (int k = 0; k < 8; k++) scv[k] = q6_scale_pair(sc16, k);
         float d16 = f16(&a[i].d);
         for (int r = 0; r < nr; r++) {
             const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + i;
-            int off = 0;
-            for (int j = 0; j < 16; j++) off += a[i].scales[j] * xb->bsums[j];
+            int off = q6_off(sc16, xb->bsums);
             __m256i sumi = _mm256_setzero_si256();
             for (int j = 0; j < 8; j++) {
                 __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * j)));
