@@ -43,6 +43,8 @@ N=$(wc -l < "$SPLIT")
 log "model $MODEL; $N test problems of level $HARD (levels $LEVELS); limit ${LIMIT} (0: all); $THREADS thread(s)"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
+START=$(date -u '+%Y-%m-%d %H:%M UTC')
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 
 # NAME METHOD K [FLAGS...]: one results file per row; a rerun skips the problems already there.
 run() {
@@ -68,10 +70,12 @@ run mctsr32 mctsr 32
 run srmcts32 sr-mcts 32
 T1=$(date +%s)
 
-echo "## $(date -u +%Y-%m-%d) — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), berry $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "## $START — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), berry $REV"
 echo
 echo "Level $HARD of the test split ($N problems$( [ "$LIMIT" -gt 0 ] && echo ", the first $LIMIT")), \`scripts/search_table.sh\`, $THREADS thread(s);"
-echo "$((T1 - T0)) s wall; load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+echo "this invocation $((T1 - T0)) s wall (rows already in $OUT are not rerun); load average $LOAD0 at its start,"
+echo "$(cut -d' ' -f1-3 /proc/loadavg) at its end. sc = maj@k (self-consistency), bon = rm@k (best of k by the PPRM"
+echo "through EBC), refine = k rounds of self-refine; s / problem is the model's wall time."
 echo
 F=
 for r in greedy maj8 maj16 maj32 rm8 refine8 mctsr8 mctsr16 mctsr32 srmcts8 srmcts16 srmcts32; do F="$F $OUT/$r.jsonl"; done
