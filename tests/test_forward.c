@@ -88,7 +88,9 @@ static berry_status forward_interleaved(berry_ctx *c, int32_t *const *seqs, cons
                                         char *err, size_t n) {
     int total = 0, ids[8];
     for (int s = 0; s < n_seqs; s++) total += lens[s], ids[s] = berry_kv_seq_new(berry_ctx_kv(c));
-    int32_t tok[256], seq[256], row_of[256];
+    enum { MAXT = 1024 };
+    if (total > MAXT || n_seqs > 8) return berry_errf(err, n, BERRY_EINVAL, "test batch too large");
+    static int32_t tok[MAXT], seq[MAXT], row_of[MAXT];
     int k = 0, done[8] = {0};
     while (k < total)
         for (int s = 0; s < n_seqs; s++)
@@ -108,39 +110,49 @@ static berry_status forward_interleaved(berry_ctx *c, int32_t *const *seqs, cons
     return st;
 }
 
-// Parity of one model file against the reference: two sequences (19 and 11 tokens) in one batch.
-static void parity(const char *arch, int type, bool kquant, double tol, const char *llama3, bool act_quant) {
+// Parity of one model file against the reference: two sequences of LEN0 and LEN1 tokens in one batch.
+static void parity_lens(const char *arch, int type, bool kquant, double tol, const char *llama3, bool act_quant,
+                        int len0, int len1) {
     char path[512], err[256];
     berry_hparams hp;
     CHECK(tiny_model(arch, type, kquant, "m", path, &hp));
     berry_model *m = berry_model_load(path, err, sizeof err);
     CHECKF(m, "load: %s", err);
-    berry_ctx *c = berry_ctx_create(m, &(berry_ctx_params){.n_threads = 2, .max_batch = 64, .kv_page_tokens = 4}, err, sizeof err);
+    berry_ctx *c = berry_ctx_create(m, &(berry_ctx_params){.n_threads = 2, .max_batch = len0 + len1, .kv_page_tokens = 4},
+                                    err, sizeof err);
     CHECKF(c, "ctx: %s", err);
-    int lens[2] = {19, 11};
-    int32_t s0[19], s1[11];
-    random_tokens(s0, 19, hp.n_vocab, 1);
-    random_tokens(s1, 11, hp.n_vocab, 2);
+    int lens[2] = {len0, len1};
+    int32_t *s0 = malloc((size_t)len0 * sizeof(int32_t)), *s1 = malloc((size_t)len1 * sizeof(int32_t));
+    random_tokens(s0, len0, hp.n_vocab, 1);
+    random_tokens(s1, len1, hp.n_vocab, 2);
     int32_t *seqs[2] = {s0, s1};
-    size_t nl = (size_t)30 * hp.n_vocab;
+    size_t nl = (size_t)(len0 + len1) * hp.n_vocab;
     float *got = malloc(nl * sizeof(float)), *ref = malloc(nl * sizeof(float));
     CHECKF(forward_interleaved(c, seqs, lens, 2, got, err, sizeof err) == BERRY_OK, "forward: %s", err);
     int rc = run_reference(path, seqs, lens, 2, llama3, act_quant, ref, nl);
-    if (rc == 77) { free(got), free(ref), berry_ctx_free(c), berry_model_free(m); SKIP("tests/ref/forward.py needs python3-torch, python3-numpy and llama.cpp's gguf-py"); }
+    if (rc == 77) { free(got), free(ref), free(s0), free(s1), berry_ctx_free(c), berry_model_free(m); SKIP("tests/ref/forward.py needs python3-torch, python3-numpy and llama.cpp's gguf-py"); }
     CHECKF(rc == 0, "tests/ref/forward.py failed (status %d)", rc);
     double d = max_diff(got, ref, nl), r = max_abs(ref, nl);
     fprintf(stderr, "    %s %s%s: max |berry - torch| = %.3g, max |torch| = %.3g, ratio %.3g (tol %.3g)\n", arch,
             berry_type_get(type)->name, act_quant ? " (torch rounds activations too)" : "", d, r, d / r, tol);
     CHECKF(r > 0.5, "reference logits are degenerate (max %g)", r);
     CHECKF(d / r < tol, "logits differ from PyTorch: max |d| / max |ref| = %.3g >= %.3g", d / r, tol);
-    free(got), free(ref);
+    free(got), free(ref), free(s0), free(s1);
     berry_ctx_free(c);
     berry_model_free(m);
+}
+
+static void parity(const char *arch, int type, bool kquant, double tol, const char *llama3, bool act_quant) {
+    parity_lens(arch, type, kquant, tol, llama3, act_quant, 19, 11);
 }
 
 // float32 weights: berry and the float64 reference differ only by berry's float32 rounding (sums of 64
 // to 256 products, softmax, 2-3 layers): a few 1e-6 relative. Tolerance 1e-4 of the largest logit.
 #define TOL_FLOAT 1e-4
+// Sequences longer than attention's softmax block (128 positions) and than a page many times over:
+// the running max and sum carried across blocks, with gemma2's soft cap and window too.
+TEST(forward_qwen2_long_sequences_match_torch) { parity_lens("qwen2", BERRY_TYPE_F32, false, TOL_FLOAT, NULL, false, 300, 140); }
+TEST(forward_gemma2_long_sequences_match_torch) { parity_lens("gemma2", BERRY_TYPE_F32, false, TOL_FLOAT, NULL, false, 270, 131); }
 TEST(forward_llama_f32_matches_torch) { parity("llama", BERRY_TYPE_F32, false, TOL_FLOAT, "32,1,4,8192", false); }
 TEST(forward_qwen2_f32_matches_torch) { parity("qwen2", BERRY_TYPE_F32, false, TOL_FLOAT, NULL, false); }
 TEST(forward_gemma2_f32_matches_torch) { parity("gemma2", BERRY_TYPE_F32, false, TOL_FLOAT, NULL, false); }

@@ -11,6 +11,9 @@
 #include <math.h>
 #include <string.h>
 
+// Positions per online-softmax step of attention (attn_job).
+#define ATT_BLOCK 128
+
 struct berry_ctx {
     const berry_model *m;
     berry_kv *kv;
@@ -28,7 +31,7 @@ struct berry_ctx {
     // not change between calls, and a table is 1 / (2 n_layer n_head_kv) of the KV cache per token.
     float *rope_cos, *rope_sin;
     int rope_n;
-    float *th_buf;             // per thread, for each of the G query heads of a KV head: page_tokens
+    float *th_buf;             // per thread, for each of the G query heads of a KV head: ATT_BLOCK
                                // scores, head_dim accumulators, running max and sum
     void *mm_scratch;          // berry_matmul's converted activations
     const berry_lora *lora;    // run-time adapter or NULL
@@ -100,7 +103,7 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
     }
     // Floats, then pointers and ints: sizes in units of their own type, each region 64-byte aligned.
     size_t fl[] = {B * E, B * E, B * E, B * Q, B * Q, B * KV, B * KV, B * F, B * F, H,
-                   (size_t)c->nth * (size_t)(hp->n_head / hp->n_head_kv) * (c->page_tokens + hp->head_dim + 2)};
+                   (size_t)c->nth * (size_t)(hp->n_head / hp->n_head_kv) * (ATT_BLOCK + hp->head_dim + 2)};
     float **fp[] = {&c->x, &c->xn, &c->tmp, &c->q, &c->att, &c->k, &c->v, &c->g, &c->u, &c->inv_freq, &c->th_buf};
     size_t total = 0;
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) total += (fl[i] * sizeof(float) + 63) & ~(size_t)63;
@@ -230,8 +233,9 @@ typedef struct {
 
 // Attention of each token over its own sequence's cached positions lo..pos, where lo is 0 or
 // pos - window + 1 on sliding layers. A task is one (token, KV head) with the G query heads that
-// share it: a page's K and V rows stay in L1 while the G heads go through them. Softmax is computed online page by
-// page (running max and sum per head), so the only buffers are one page of scores per head.
+// share it. Softmax is computed online over blocks of ATT_BLOCK positions (running max and sum per
+// head), whatever the page size: the blocks depend on positions only, so a sequence's result does not
+// depend on how its cache is paged or shared, and small pages cost no extra softmax steps.
 // Writes c->att (T, Q).
 static void attn_job(void *arg, int ith, int nth) {
     const attn_args *A = arg;
@@ -239,8 +243,8 @@ static void attn_job(void *arg, int ith, int nth) {
     const berry_hparams *hp = &c->m->hp;
     int hd = hp->head_dim, nkv = hp->n_head_kv, G = hp->n_head / hp->n_head_kv, PT = c->page_tokens;
     size_t Q = (size_t)hp->n_head * hd, KV = (size_t)nkv * hd;
-    float *sc = c->th_buf + (size_t)ith * (size_t)G * (size_t)(PT + hd + 2);   // (G, PT)
-    float *acc = sc + (size_t)G * PT, *mx = acc + (size_t)G * hd, *sum = mx + G;  // (G, hd), (G), (G)
+    float *sc = c->th_buf + (size_t)ith * (size_t)G * (size_t)(ATT_BLOCK + hd + 2);   // (G, ATT_BLOCK)
+    float *acc = sc + (size_t)G * ATT_BLOCK, *mx = acc + (size_t)G * hd, *sum = mx + G;  // (G, hd), (G), (G)
     float cap = hp->attn_softcap, scale = hp->attn_scale;
     // Tasks are dealt round-robin: in a causal prefill later tokens attend to more positions, and
     // contiguous ranges would leave the last thread with most of the work.
@@ -252,30 +256,39 @@ static void attn_job(void *arg, int ith, int nth) {
         const int32_t *pages = c->dpages[c->tok_seq_idx[t]];
         for (int g = 0; g < G; g++) mx[g] = -INFINITY, sum[g] = 0;
         for (int i = 0; i < G * hd; i++) acc[i] = 0;
-        for (int p0 = lo; p0 <= pos;) {
-            int pi = p0 / PT, r0 = p0 - pi * PT, r1 = pos - pi * PT + 1 < PT ? pos - pi * PT + 1 : PT, nr = r1 - r0;
-            const float *K = berry_kv_page_k(c->kv, pages[pi], A->layer) + kvh * hd;
-            const float *V = berry_kv_page_v(c->kv, pages[pi], A->layer) + kvh * hd;
-            for (int g = 0; g < G; g++) {
-                float *sg = sc + (size_t)g * PT;
-                berry_vec_dots(sg, q + (size_t)g * hd, K + (size_t)r0 * KV, (int64_t)KV, nr, hd, scale);
-                if (cap > 0)
-                    for (int r = 0; r < nr; r++) sg[r] = cap * tanhf(sg[r] / cap);
+        for (int b0 = lo; b0 <= pos; b0 += ATT_BLOCK) {
+            int b1 = pos + 1 < b0 + ATT_BLOCK ? pos + 1 : b0 + ATT_BLOCK, nb = b1 - b0;
+            // Scores of the block, page piece by page piece.
+            for (int p0 = b0; p0 < b1;) {
+                int pi = p0 / PT, r0 = p0 - pi * PT, r1 = b1 - pi * PT < PT ? b1 - pi * PT : PT;
+                const float *K = berry_kv_page_k(c->kv, pages[pi], A->layer) + kvh * hd;
+                for (int g = 0; g < G; g++)
+                    berry_vec_dots(sc + (size_t)g * ATT_BLOCK + (p0 - b0), q + (size_t)g * hd, K + (size_t)r0 * KV,
+                                   (int64_t)KV, r1 - r0, hd, scale);
+                p0 = pi * PT + r1;
             }
             for (int g = 0; g < G; g++) {
-                float *sg = sc + (size_t)g * PT, pm = -INFINITY;
-                for (int r = 0; r < nr; r++) pm = sg[r] > pm ? sg[r] : pm;
+                float *sg = sc + (size_t)g * ATT_BLOCK, pm = -INFINITY;
+                if (cap > 0)
+                    for (int r = 0; r < nb; r++) sg[r] = cap * tanhf(sg[r] / cap);
+                for (int r = 0; r < nb; r++) pm = sg[r] > pm ? sg[r] : pm;
                 if (pm > mx[g]) {
                     float corr = expf(mx[g] - pm);
                     sum[g] *= corr;
                     for (int i = 0; i < hd; i++) acc[(size_t)g * hd + i] *= corr;
                     mx[g] = pm;
                 }
-                sum[g] += berry_vec_exp_shift(sg, nr, mx[g]);
+                sum[g] += berry_vec_exp_shift(sg, nb, mx[g]);
             }
-            for (int g = 0; g < G; g++)
-                berry_vec_wsum(acc + (size_t)g * hd, sc + (size_t)g * PT, V + (size_t)r0 * KV, (int64_t)KV, nr, hd);
-            p0 = (pi + 1) * PT;
+            // Values weighted by the exponentials, page piece by page piece.
+            for (int p0 = b0; p0 < b1;) {
+                int pi = p0 / PT, r0 = p0 - pi * PT, r1 = b1 - pi * PT < PT ? b1 - pi * PT : PT;
+                const float *V = berry_kv_page_v(c->kv, pages[pi], A->layer) + kvh * hd;
+                for (int g = 0; g < G; g++)
+                    berry_vec_wsum(acc + (size_t)g * hd, sc + (size_t)g * ATT_BLOCK + (p0 - b0), V + (size_t)r0 * KV,
+                                   (int64_t)KV, r1 - r0, hd);
+                p0 = pi * PT + r1;
+            }
         }
         for (int g = 0; g < G; g++) {
             float *out = c->att + (size_t)t * Q + ((size_t)kvh * G + g) * hd;
