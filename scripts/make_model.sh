@@ -1,8 +1,8 @@
 #!/bin/sh
 # make_model.sh — rebuilds the embedded model from nothing (`make model`): generates the synthetic
 # curriculum, trains a byte-level BPE vocabulary on it, creates a random llama model, trains it on a
-# mixture of all five roles (solve, critique, rewrite, selfeval, compare) with role prompts, converts it
-# to f16, and evaluates it on the test split. Everything is seeded; the work goes to build/model/, the
+# mixture of all five roles (solve, critique, rewrite, selfeval, compare) with role prompts and an
+# arithmetic drill, converts it to f16, and evaluates it on the test split. Everything is seeded; the work goes to build/model/, the
 # result to build/model/berry-tiny.gguf (copy it to models/ to ship it: SHIP=1 does).
 #
 #   scripts/make_model.sh              whole recipe
