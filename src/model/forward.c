@@ -59,8 +59,6 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
     berry_ctx_params d = {0};
     if (!p) p = &d;
     if (!m) { berry_errf(err, n, BERRY_EINVAL, "no model"); return NULL; }
-    // The model is shared and read-only for contexts; repacking once is the exception (thread-safe).
-    if (berry_model_repack((berry_model *)m, err, n) != BERRY_OK) return NULL;
     const berry_hparams *hp = &m->hp;
     int B = p->max_batch > 0 ? p->max_batch : 512;
     if (B > (1 << 20)) { berry_errf(err, n, BERRY_EINVAL, "max_batch %d is too large", B); return NULL; }
@@ -80,6 +78,8 @@ berry_ctx *berry_ctx_create(const berry_model *m, const berry_ctx_params *p, cha
         if (!c->pool) { berry_errf(err, n, BERRY_ENOMEM, "cannot create a thread pool"); goto fail; }
     }
     c->nth = berry_pool_size(c->pool);
+    // The model is shared and read-only for contexts; repacking once is the exception (thread-safe).
+    if (berry_model_repack((berry_model *)m, c->pool, err, n) != BERRY_OK) goto fail;
     if (p->lora) {
         if (berry_lora_model(p->lora) != m) { berry_errf(err, n, BERRY_EINVAL, "the LoRA adapter was opened for another model"); goto fail; }
         size_t ld = (size_t)berry_lora_max_dim(p->lora), r = (size_t)berry_lora_max_rank(p->lora);

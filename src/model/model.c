@@ -93,7 +93,7 @@ static bool bind_vector(binder *b, const float **out, const char *name, int64_t 
 // and batches skip packing per call. The mapped blocks stay in use for the embedding lookup and for
 // training. BERRY_NO_REPACK=1 turns this off (for a machine short of memory: the copy is as large as
 // those matrices).
-static bool repack_matrices(berry_model *m, char *err, size_t n) {
+static bool repack_matrices(berry_model *m, berry_pool *pool, char *err, size_t n) {
     const char *off = getenv("BERRY_NO_REPACK");
     if (off && *off && strcmp(off, "0") != 0) return true;
     if (m->pack_done) return true;
@@ -114,8 +114,7 @@ static bool repack_matrices(berry_model *m, char *err, size_t n) {
     bool ok = true;
     if (total) {
         m->packed = berry_calloc(total, 1);
-        berry_pool *pool = m->packed ? berry_pool_create(0) : NULL;
-        if (!m->packed || !pool) {
+        if (!m->packed) {
             berry_errf(err, n, BERRY_ENOMEM, "out of memory for %zu MiB of repacked weights (BERRY_NO_REPACK=1 skips them)",
                        total >> 20);
             ok = false;
@@ -129,16 +128,15 @@ static bool repack_matrices(berry_model *m, char *err, size_t n) {
                 p += (sz + 63) / 64 * 64;
             }
         }
-        berry_pool_free(pool);
     }
     berry_free(ws);
     m->pack_done = ok;
     return ok;
 }
 
-berry_status berry_model_repack(berry_model *m, char *err, size_t n) {
+berry_status berry_model_repack(berry_model *m, berry_pool *pool, char *err, size_t n) {
     pthread_mutex_lock(&m->pack_lock);
-    bool ok = repack_matrices(m, err, n);
+    bool ok = repack_matrices(m, pool, err, n);
     pthread_mutex_unlock(&m->pack_lock);
     return ok ? BERRY_OK : BERRY_ENOMEM;
 }

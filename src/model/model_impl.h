@@ -3,6 +3,7 @@
 // converted to f32 once at load, into one allocation.
 #ifndef BERRY_MODEL_IMPL_H
 #define BERRY_MODEL_IMPL_H
+#include "base/pool.h"
 #include "model/model.h"
 #include "tensor/types.h"
 #include <pthread.h>
@@ -40,8 +41,8 @@ struct berry_model {
     bool pack_done;
 };
 
-// Repacks the matrices for the matmul kernels unless done already (thread-safe; BERRY_NO_REPACK=1
-// skips it). Called by berry_ctx_create.
-berry_status berry_model_repack(berry_model *m, char *err, size_t err_size);
+// Repacks the matrices for the matmul kernels unless done already, on POOL (thread-safe;
+// BERRY_NO_REPACK=1 skips it). Called by berry_ctx_create with the context's pool.
+berry_status berry_model_repack(berry_model *m, berry_pool *pool, char *err, size_t err_size);
 
 #endif
