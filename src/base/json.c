@@ -396,6 +396,21 @@ void berry_json_key(berry_json_writer *w, const char *key) {
     put(w, ":", 1);
 }
 
+void berry_json_kv_str(berry_json_writer *w, const char *key, const char *s) {
+    berry_json_key(w, key);
+    berry_json_write_str(w, s);
+}
+
+void berry_json_kv_int(berry_json_writer *w, const char *key, long long x) {
+    berry_json_key(w, key);
+    berry_json_write_int(w, x);
+}
+
+void berry_json_kv_num(berry_json_writer *w, const char *key, double x) {
+    berry_json_key(w, key);
+    berry_json_write_num(w, x);
+}
+
 void berry_json_write_strn(berry_json_writer *w, const char *s, size_t n) {
     sep(w);
     berry_json_escape(w, s, n);

@@ -75,6 +75,10 @@ void berry_json_write_int(berry_json_writer *w, long long x);
 void berry_json_write_bool(berry_json_writer *w, bool b);
 void berry_json_write_null(berry_json_writer *w);
 void berry_json_write_value(berry_json_writer *w, const berry_json *v);   // a parsed value, compactly
+// A key and its value in one call, for objects written field by field.
+void berry_json_kv_str(berry_json_writer *w, const char *key, const char *s);   // NULL writes null
+void berry_json_kv_int(berry_json_writer *w, const char *key, long long x);
+void berry_json_kv_num(berry_json_writer *w, const char *key, double x);
 
 // Appends the JSON string literal for S[0..N) (quotes included) to W's buffer with no separator logic.
 // Control characters, '"' and '\\' are escaped; invalid UTF-8 bytes become U+FFFD so output is valid.

@@ -46,43 +46,33 @@ static void md_cell(sbuf *b, const char *s) {
     }
 }
 
-static void kv_str(berry_json_writer *w, const char *k, const char *v) {
-    berry_json_key(w, k);
-    berry_json_write_str(w, v);
-}
-
-static void kv_int(berry_json_writer *w, const char *k, long long v) {
-    berry_json_key(w, k);
-    berry_json_write_int(w, v);
-}
-
 char *berry_eval_summary_text(const berry_eval_summary *s, bool json) {
     double np = s->problems > 0 ? (double)s->problems : 1;
     if (json) {
         berry_json_writer w;
         berry_json_writer_init(&w);
         berry_json_begin_object(&w);
-        kv_str(&w, "method", s->method);
-        kv_int(&w, "budget", s->budget);
-        kv_str(&w, "model", s->model);
-        kv_str(&w, "data", s->data);
+        berry_json_kv_str(&w, "method", s->method);
+        berry_json_kv_int(&w, "budget", s->budget);
+        berry_json_kv_str(&w, "model", s->model);
+        berry_json_kv_str(&w, "data", s->data);
         berry_json_key(&w, "mixed"); berry_json_write_bool(&w, s->mixed);
-        kv_int(&w, "problems", s->problems);
-        kv_int(&w, "correct", s->correct);
+        berry_json_kv_int(&w, "problems", s->problems);
+        berry_json_kv_int(&w, "correct", s->correct);
         berry_json_key(&w, "accuracy"); berry_json_write_num(&w, s->acc);
         berry_json_key(&w, "accuracy_ci95");
         berry_json_begin_array(&w);
         berry_json_write_num(&w, s->acc_lo);
         berry_json_write_num(&w, s->acc_hi);
         berry_json_end_array(&w);
-        kv_int(&w, "k", s->k);
+        berry_json_kv_int(&w, "k", s->k);
         berry_json_key(&w, "sample1_accuracy"); berry_json_write_num(&w, s->first_acc);
         berry_json_key(&w, "maj_at_k"); berry_json_write_num(&w, s->maj_at_k);
         berry_json_key(&w, "pass_at_k_oracle"); berry_json_write_num(&w, s->pass_at_k);
-        kv_int(&w, "tokens_generated", s->tokens);
-        kv_int(&w, "prompt_tokens", s->prompt_tokens);
-        kv_int(&w, "prompt_tokens_evaluated", s->prompt_tokens_evaluated);
-        kv_int(&w, "model_calls", s->model_calls);
+        berry_json_kv_int(&w, "tokens_generated", s->tokens);
+        berry_json_kv_int(&w, "prompt_tokens", s->prompt_tokens);
+        berry_json_kv_int(&w, "prompt_tokens_evaluated", s->prompt_tokens_evaluated);
+        berry_json_kv_int(&w, "model_calls", s->model_calls);
         berry_json_key(&w, "model_seconds"); berry_json_write_num(&w, s->seconds);
         berry_json_end_object(&w);
         if (w.failed) { berry_json_writer_free(&w); return NULL; }

@@ -73,27 +73,17 @@ void berry_results_free(berry_result *r, size_t n) {
     free(r);
 }
 
-static void kv_str(berry_json_writer *w, const char *k, const char *v) {
-    berry_json_key(w, k);
-    berry_json_write_str(w, v);
-}
-
-static void kv_int(berry_json_writer *w, const char *k, long long v) {
-    berry_json_key(w, k);
-    berry_json_write_int(w, v);
-}
-
 berry_status berry_result_write(FILE *f, const berry_result *r, char *err, size_t err_size) {
     berry_json_writer w;
     berry_json_writer_init(&w);
     berry_json_begin_object(&w);
-    kv_str(&w, "id", r->id);
-    kv_str(&w, "method", r->method);
-    kv_int(&w, "budget", r->budget);
-    kv_str(&w, "model", r->model);
-    kv_str(&w, "data", r->data);
-    kv_str(&w, "prompt", r->prompt);
-    kv_str(&w, "reference", r->reference);
+    berry_json_kv_str(&w, "id", r->id);
+    berry_json_kv_str(&w, "method", r->method);
+    berry_json_kv_int(&w, "budget", r->budget);
+    berry_json_kv_str(&w, "model", r->model);
+    berry_json_kv_str(&w, "data", r->data);
+    berry_json_kv_str(&w, "prompt", r->prompt);
+    berry_json_kv_str(&w, "reference", r->reference);
     berry_json_key(&w, "outputs");
     berry_json_begin_array(&w);
     for (int i = 0; i < r->n; i++) berry_json_write_str(&w, r->outputs[i] ? r->outputs[i] : "");
@@ -106,15 +96,15 @@ berry_status berry_result_write(FILE *f, const berry_result *r, char *err, size_
     berry_json_begin_array(&w);
     for (int i = 0; i < r->n; i++) berry_json_write_bool(&w, r->correct[i]);
     berry_json_end_array(&w);
-    kv_int(&w, "pick", r->pick);
-    kv_int(&w, "majority", r->majority);
-    if (r->nodes) kv_int(&w, "nodes", r->nodes);
-    if (r->stop) kv_str(&w, "stop", r->stop);
-    kv_int(&w, "tokens", r->tokens);
-    kv_int(&w, "prompt_tokens", r->prompt_tokens);
-    kv_int(&w, "prompt_tokens_evaluated", r->prompt_tokens_evaluated);
-    kv_int(&w, "model_calls", r->model_calls);
-    kv_int(&w, "batch", r->batch);
+    berry_json_kv_int(&w, "pick", r->pick);
+    berry_json_kv_int(&w, "majority", r->majority);
+    if (r->nodes) berry_json_kv_int(&w, "nodes", r->nodes);
+    if (r->stop) berry_json_kv_str(&w, "stop", r->stop);
+    berry_json_kv_int(&w, "tokens", r->tokens);
+    berry_json_kv_int(&w, "prompt_tokens", r->prompt_tokens);
+    berry_json_kv_int(&w, "prompt_tokens_evaluated", r->prompt_tokens_evaluated);
+    berry_json_kv_int(&w, "model_calls", r->model_calls);
+    berry_json_kv_int(&w, "batch", r->batch);
     berry_json_key(&w, "seconds");
     berry_json_write_num(&w, r->seconds);
     berry_json_end_object(&w);

@@ -93,8 +93,8 @@ static void begin(writer *wr) {
     berry_json_writer_reset(&wr->w);
     berry_json_begin_object(&wr->w);
 }
-static void kv_str(writer *wr, const char *k, const char *v) { berry_json_key(&wr->w, k); berry_json_write_str(&wr->w, v); }
-static void kv_int(writer *wr, const char *k, long long v) { berry_json_key(&wr->w, k); berry_json_write_int(&wr->w, v); }
+static void kv_str(writer *wr, const char *k, const char *v) { berry_json_kv_str(&wr->w, k, v); }
+static void kv_int(writer *wr, const char *k, long long v) { berry_json_kv_int(&wr->w, k, v); }
 static void kv_meta(writer *wr, const char *id, int level) { kv_str(wr, "id", id); kv_int(wr, "level", level); }
 
 static void prompt(char *buf, berry_role role, const char *q, const char *s, const char *c, const char *o) {
