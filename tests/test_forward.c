@@ -2,6 +2,7 @@
 // PyTorch implementation (tests/ref/forward.py, Hugging Face style, float64, reading the GGUF with
 // llama.cpp's gguf-py), and the KV cache properties (incremental decode, fork, batching, prefix reuse).
 #include "test.h"
+#include "torch_ref.h"
 #include "base/rng.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -37,50 +38,6 @@ static void random_tokens(int32_t *t, int n, int vocab, uint64_t stream) {
     for (int i = 0; i < n; i++) t[i] = (int32_t)berry_rng_below(&r, (uint64_t)vocab);
 }
 
-// Runs tests/ref/forward.py on MODEL for N_SEQS sequences; REF gets (sum of lens, n_vocab) floats.
-// Returns 0, 77 (reference unavailable: skip) or another status (failure).
-static int run_reference(const char *model, int32_t *const *seqs, const int *lens, int n_seqs, const char *llama3,
-                         bool act_quant, float *ref, size_t n_ref) {
-    static char cmd[65536];
-    char out[600], log[600];
-    snprintf(out, sizeof out, "%s/ref.bin", berry_test_tmpdir());
-    snprintf(log, sizeof log, "%s/ref.log", berry_test_tmpdir());
-    int k = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s --out %s %s%s%s --seqs '", berry_test_path("tests/ref/forward.py"),
-                     model, out, llama3 ? "--llama3 " : "", llama3 ? llama3 : "", act_quant ? " --act-quant" : "");
-    for (int s = 0; s < n_seqs; s++)
-        for (int i = 0; i < lens[s]; i++)
-            k += snprintf(cmd + k, sizeof cmd - k, "%d%s", (int)seqs[s][i], i + 1 < lens[s] ? "," : s + 1 < n_seqs ? ";" : "");
-    snprintf(cmd + k, sizeof cmd - k, "' >%s 2>&1", log);
-    if (access("/usr/bin/python3", X_OK) != 0) return 77;
-    int st = system(cmd);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    if (rc != 0) {
-        FILE *f = fopen(log, "r");
-        char line[512];
-        while (f && fgets(line, sizeof line, f)) fprintf(stderr, "    ref: %s", line);
-        if (f) fclose(f);
-        return rc;
-    }
-    FILE *f = fopen(out, "rb");
-    size_t got = f ? fread(ref, sizeof(float), n_ref, f) : 0;
-    if (f) fclose(f);
-    return got == n_ref ? 0 : 1;
-}
-
-static double max_abs(const float *a, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= m)) m = d;  // NaN counts as infinitely different
-    }
-    return m;
-}
 
 // Evaluates sequences SEQS (lengths LENS) in one batch, their tokens interleaved, all logits wanted;
 // LOGITS gets them sequence after sequence, as the reference writes them.
@@ -129,10 +86,10 @@ static void parity_lens(const char *arch, int type, bool kquant, double tol, con
     size_t nl = (size_t)(len0 + len1) * hp.n_vocab;
     float *got = malloc(nl * sizeof(float)), *ref = malloc(nl * sizeof(float));
     CHECKF(forward_interleaved(c, seqs, lens, 2, got, err, sizeof err) == BERRY_OK, "forward: %s", err);
-    int rc = run_reference(path, seqs, lens, 2, llama3, act_quant, ref, nl);
+    int rc = berry_test_torch_forward(path, (const int32_t *const *)seqs, lens, 2, llama3, act_quant, ref, nl);
     if (rc == 77) { free(got), free(ref), free(s0), free(s1), berry_ctx_free(c), berry_model_free(m); SKIP("tests/ref/forward.py needs python3-torch, python3-numpy and llama.cpp's gguf-py"); }
     CHECKF(rc == 0, "tests/ref/forward.py failed (status %d)", rc);
-    double d = max_diff(got, ref, nl), r = max_abs(ref, nl);
+    double d = berry_test_max_diff(got, ref, nl), r = berry_test_max_abs(ref, nl);
     fprintf(stderr, "    %s %s%s: max |berry - torch| = %.3g, max |torch| = %.3g, ratio %.3g (tol %.3g)\n", arch,
             berry_type_get(type)->name, act_quant ? " (torch rounds activations too)" : "", d, r, d / r, tol);
     CHECKF(r > 0.5, "reference logits are degenerate (max %g)", r);
@@ -229,7 +186,7 @@ TEST(forward_incremental_decode_equals_full_forward) {
         CHECK(feed(S.c, s1, t, N, full) == BERRY_OK);
         CHECK(feed(S.c, s2, t, 7, inc) == BERRY_OK);  // a prefill chunk, then one token at a time
         for (int i = 7; i < N; i++) CHECK(feed(S.c, s2, t + i, 1, inc + (size_t)i * V) == BERRY_OK);
-        double d = max_diff(full, inc, (size_t)N * V), r = max_abs(full, (size_t)N * V);
+        double d = berry_test_max_diff(full, inc, (size_t)N * V), r = berry_test_max_abs(full, (size_t)N * V);
         CHECKF(d <= TOL_SAME * r, "%s: incremental decode differs from the full forward by %g (max %g)", archs[a], d, r);
         CHECK_EQ_INT(berry_kv_seq_len(berry_ctx_kv(S.c), s2), N);
         CHECK_EQ_INT(berry_ctx_n_evaluated(S.c), 2 * N);
@@ -264,9 +221,9 @@ TEST(forward_fork_equals_independent_run) {
     int c1 = berry_kv_seq_new(kv), c2 = berry_kv_seq_new(kv);
     CHECK(feed(S.c, c1, px, 15, rx) == BERRY_OK);
     CHECK(feed(S.c, c2, py, 16, ry) == BERRY_OK);
-    double r = max_abs(rx, 15 * (size_t)V);
-    CHECKF(max_diff(got, rx + 10 * (size_t)V, 5 * (size_t)V) <= TOL_SAME * r, "the original sequence changed after the fork");
-    CHECKF(max_diff(got + 5 * (size_t)V, ry + 10 * (size_t)V, 6 * (size_t)V) <= TOL_SAME * r, "the fork differs from an independent run");
+    double r = berry_test_max_abs(rx, 15 * (size_t)V);
+    CHECKF(berry_test_max_diff(got, rx + 10 * (size_t)V, 5 * (size_t)V) <= TOL_SAME * r, "the original sequence changed after the fork");
+    CHECKF(berry_test_max_diff(got + 5 * (size_t)V, ry + 10 * (size_t)V, 6 * (size_t)V) <= TOL_SAME * r, "the fork differs from an independent run");
     free(got), free(rx), free(ry);
     close_tiny(&S);
 }
@@ -312,9 +269,9 @@ TEST(forward_batch_equals_sequences_one_by_one) {
             want_rows[w++] = seq[i] == a ? ra + (size_t)pos[i] * V : seq[i] == b ? rb + (size_t)pos[i] * V : rc + (size_t)pos[i] * V;
         }
         CHECK_EQ_INT(w, 7);
-        double r = max_abs(rb, 9 * (size_t)V);
+        double r = berry_test_max_abs(rb, 9 * (size_t)V);
         for (int i = 0; i < 7; i++)
-            CHECKF(max_diff(got + (size_t)i * V, want_rows[i], V) <= TOL_SAME * r, "%s: wanted row %d differs from the sequence run alone",
+            CHECKF(berry_test_max_diff(got + (size_t)i * V, want_rows[i], V) <= TOL_SAME * r, "%s: wanted row %d differs from the sequence run alone",
                    archs[ai], i);
         free(got), free(ra), free(rb), free(rc);
         close_tiny(&S);
@@ -342,8 +299,8 @@ TEST(forward_prefix_reuse_gives_identical_logits) {
     CHECK_EQ_INT(berry_ctx_n_evaluated(S.c) - before, 5);
     // The same prompt evaluated in full on a fresh sequence.
     CHECK(feed(S.c, berry_kv_seq_new(kv), t2, 21, ref) == BERRY_OK);
-    double r = max_abs(ref, 21 * (size_t)V);
-    CHECKF(max_diff(got, ref + 16 * (size_t)V, 5 * (size_t)V) <= TOL_SAME * r, "logits after prefix reuse differ from a full evaluation");
+    double r = berry_test_max_abs(ref, 21 * (size_t)V);
+    CHECKF(berry_test_max_diff(got, ref + 16 * (size_t)V, 5 * (size_t)V) <= TOL_SAME * r, "logits after prefix reuse differ from a full evaluation");
     berry_kv_stats st;
     berry_kv_get_stats(kv, &st);
     CHECK(st.tokens_reused >= 16);

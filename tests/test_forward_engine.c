@@ -4,6 +4,7 @@
 // independent PyTorch reference tests/ref/forward.py (Hugging Face style, float64, weights dequantized
 // by llama.cpp's gguf-py, activations rounded to q8_0 as ggml's reference quantizer does).
 #include "test.h"
+#include "torch_ref.h"
 #include "base/rng.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -51,17 +52,6 @@ static berry_status run_chunks(berry_ctx *c, const int32_t *tok, int n, int chun
     return st;
 }
 
-static double max_abs(const float *a, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs((double)a[i] - b[i]) > m ? fabs((double)a[i] - b[i]) : m;
-    return m;
-}
 
 // Every pass splits its work by rows (tokens, weight rows, (token, head) pairs, chunks of values) and
 // computes each row the same way whatever the split: 1 and 3 threads give identical logits, bit for
@@ -93,7 +83,7 @@ TEST(forward_engine_thread_count_changes_nothing) {
             berry_ctx_free(c);
         }
         CHECKF(memcmp(l[0], l[1], (size_t)N * hp.n_vocab * sizeof(float)) == 0,
-               "%s: 1 and 3 threads differ by up to %g", archs[a], max_diff(l[0], l[1], (size_t)N * hp.n_vocab));
+               "%s: 1 and 3 threads differ by up to %g", archs[a], berry_test_max_diff(l[0], l[1], (size_t)N * hp.n_vocab));
         free(l[0]), free(l[1]);
         berry_model_free(m);
     }
@@ -120,38 +110,12 @@ TEST(forward_engine_rope_table_grows_across_calls) {
         CHECK(run_chunks(c, t, N, k ? 150 : N, k ? chunked : one, NULL) == BERRY_OK);
         berry_ctx_free(c);
     }
-    double d = max_diff(one, chunked, nl), r = max_abs(one, nl);
+    double d = berry_test_max_diff(one, chunked, nl), r = berry_test_max_abs(one, nl);
     CHECKF(d <= 1e-5 * r, "chunked prefill differs by %g (max %g)", d, r);
     free(one), free(chunked);
     berry_model_free(m);
 }
 
-// Runs tests/ref/forward.py --act-quant on MODEL for one sequence; REF gets (n, n_vocab) floats.
-// Returns 0, 77 (reference unavailable: skip) or another status (failure).
-static int reference(const char *model, const int32_t *t, int n, float *ref, size_t n_ref) {
-    static char cmd[16384];
-    char out[600], log[600];
-    snprintf(out, sizeof out, "%s/ref_engine.bin", berry_test_tmpdir());
-    snprintf(log, sizeof log, "%s/ref_engine.log", berry_test_tmpdir());
-    if (access("/usr/bin/python3", X_OK) != 0) return 77;
-    int k = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s --out %s --act-quant --seqs '",
-                     berry_test_path("tests/ref/forward.py"), model, out);
-    for (int i = 0; i < n; i++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, "%d%s", (int)t[i], i + 1 < n ? "," : "");
-    snprintf(cmd + k, sizeof cmd - (size_t)k, "' >%s 2>&1", log);
-    int st = system(cmd);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    if (rc != 0) {
-        FILE *f = fopen(log, "r");
-        char line[512];
-        while (f && fgets(line, sizeof line, f)) fprintf(stderr, "    ref: %s", line);
-        if (f) fclose(f);
-        return rc;
-    }
-    FILE *f = fopen(out, "rb");
-    size_t got = f ? fread(ref, sizeof(float), n_ref, f) : 0;
-    if (f) fclose(f);
-    return got == n_ref ? 0 : 1;
-}
 
 // Logits of q4_1 / q5_0 / q5_1 models against PyTorch with the same activation rounding: what is left
 // is float order and the rare activation that rounds the other way, 5e-3 of the largest logit as
@@ -172,10 +136,11 @@ static void parity_q45(const char *arch, berry_type type) {
     CHECK(run_chunks(c, t, N, 16, got, NULL) == BERRY_OK);   // a prefill chunk of 16, then 7
     berry_ctx_free(c);
     berry_model_free(m);
-    int rc = reference(path, t, N, ref, nl);
+    const int32_t *seqs[1] = {t};
+    int rc = berry_test_torch_forward(path, seqs, &(int){N}, 1, NULL, true, ref, nl);
     if (rc == 77) { free(got), free(ref); SKIP("tests/ref/forward.py needs python3-torch, python3-numpy and llama.cpp's gguf-py"); }
     CHECKF(rc == 0, "tests/ref/forward.py failed (status %d)", rc);
-    double d = max_diff(got, ref, nl), r = max_abs(ref, nl);
+    double d = berry_test_max_diff(got, ref, nl), r = berry_test_max_abs(ref, nl);
     fprintf(stderr, "    %s %s: max |berry - torch| = %.3g, max |torch| = %.3g, ratio %.3g\n", arch,
             berry_type_get(type)->name, d, r, d / r);
     CHECKF(r > 0.5, "reference logits are degenerate (max %g)", r);
