@@ -304,6 +304,26 @@ static void counters_json(berry_json_writer *w, const berry_lm_counters *c) {
     berry_json_end_object(w);
 }
 
+
+// KEY: [[i, j, P], ...] for the pairs of solutions whose P (from GET) is known: every ordered pair, or
+// each unordered pair once (i < j) when UPPER.
+static void write_pairs(berry_json_writer *w, const char *key, const berry_search_tree *t,
+                        double (*get)(const berry_search_tree *, int, int), bool upper) {
+    berry_json_key(w, key);
+    berry_json_begin_array(w);
+    for (int i = 1; i < t->n; i++)
+        for (int j = upper ? i + 1 : 1; j < t->n; j++) {
+            double p = i == j ? NAN : get(t, i, j);
+            if (isnan(p)) continue;
+            berry_json_begin_array(w);
+            berry_json_write_int(w, i);
+            berry_json_write_int(w, j);
+            berry_json_write_num(w, p);
+            berry_json_end_array(w);
+        }
+    berry_json_end_array(w);
+}
+
 void berry_search_result_json(const berry_search_result *r, berry_json_writer *w) {
     const berry_search_tree *t = &r->tree;
     berry_json_begin_object(w);
@@ -360,32 +380,8 @@ void berry_search_result_json(const berry_search_result *r, berry_json_writer *w
     berry_json_end_array(w);
     // The judge's answers as asked, [a, b, P(Yes) to "is A better than B?"], one per prompt: both orders
     // of a pair show the judge's position bias, which the preferences average away.
-    berry_json_key(w, "judgments");
-    berry_json_begin_array(w);
-    for (int i = 1; i < t->n; i++)
-        for (int j = 1; j < t->n; j++) {
-            double p = i == j ? NAN : berry_search_judged(t, i, j);
-            if (isnan(p)) continue;
-            berry_json_begin_array(w);
-            berry_json_write_int(w, i);
-            berry_json_write_int(w, j);
-            berry_json_write_num(w, p);
-            berry_json_end_array(w);
-        }
-    berry_json_end_array(w);
+    write_pairs(w, "judgments", t, berry_search_judged, false);
     // Known PPRM preferences as [i, j, P(i better than j)], each pair once (i < j).
-    berry_json_key(w, "preferences");
-    berry_json_begin_array(w);
-    for (int i = 1; i < t->n; i++)
-        for (int j = i + 1; j < t->n; j++) {
-            double p = berry_search_pref(t, i, j);
-            if (isnan(p)) continue;
-            berry_json_begin_array(w);
-            berry_json_write_int(w, i);
-            berry_json_write_int(w, j);
-            berry_json_write_num(w, p);
-            berry_json_end_array(w);
-        }
-    berry_json_end_array(w);
+    write_pairs(w, "preferences", t, berry_search_pref, true);
     berry_json_end_object(w);
 }
