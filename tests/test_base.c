@@ -94,3 +94,23 @@ TEST(alloc_rejects_overflow) {
     CHECK(p && ((uintptr_t)p & 63) == 0);
     berry_free(p);
 }
+
+// The big allocation starts on a 2 MiB boundary, is zero-filled and writable to its last byte (ASan
+// does not see mmap'd memory, so the bounds are checked by writing them), and sizes that cannot be
+// rounded up fail instead of wrapping.
+TEST(alloc_big_is_aligned_zeroed_and_checked) {
+    size_t sizes[] = {1, 4096, ((size_t)2 << 20) + 3, (size_t)5 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *p = berry_alloc_big(sizes[i]);
+        CHECK(p != NULL);
+        if (!p) continue;
+        CHECK(((uintptr_t)p & (((uintptr_t)2 << 20) - 1)) == 0);
+        CHECK(p[0] == 0 && p[sizes[i] / 2] == 0 && p[sizes[i] - 1] == 0);
+        p[0] = 1;
+        p[sizes[i] - 1] = 2;
+        CHECK((sizes[i] == 1 || p[0] == 1) && p[sizes[i] - 1] == 2);
+        berry_free_big(p, sizes[i]);
+    }
+    CHECK(berry_alloc_big(SIZE_MAX - 100) == NULL);
+    berry_free_big(NULL, 0);
+}

@@ -10,6 +10,13 @@
 void *berry_calloc(size_t n, size_t size);
 void berry_free(void *p);
 
+// A large zero-filled buffer (model-sized: repacked weights) mapped on its own and, where the kernel
+// allows it, backed by 2 MiB transparent huge pages: streaming hundreds of MiB through 4 KiB pages costs a
+// TLB miss every 4 KiB, which decode, reading each weight once per token, pays in full. Free it with
+// berry_free_big and the same size. NULL on failure.
+void *berry_alloc_big(size_t size);
+void berry_free_big(void *p, size_t size);
+
 // *OUT = A * B or A + B; false on overflow.
 static inline bool berry_mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
 static inline bool berry_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }

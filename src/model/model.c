@@ -113,7 +113,8 @@ static bool repack_matrices(berry_model *m, berry_pool *pool, char *err, size_t 
     }
     bool ok = true;
     if (total) {
-        m->packed = berry_calloc(total, 1);
+        m->packed = berry_alloc_big(total);
+        m->packed_size = total;
         if (!m->packed) {
             berry_errf(err, n, BERRY_ENOMEM, "out of memory for %zu MiB of repacked weights (BERRY_NO_REPACK=1 skips them)",
                        total >> 20);
@@ -213,7 +214,7 @@ void berry_model_free(berry_model *m) {
     berry_gguf_close(m->g);
     berry_free(m->layers);
     berry_free(m->f32);
-    berry_free(m->packed);
+    berry_free_big(m->packed, m->packed_size);
     pthread_mutex_destroy(&m->pack_lock);
     berry_free(m);
 }

@@ -35,7 +35,8 @@ struct berry_model {
     const float *rope_freqs;    // (head_dim/2) frequency divisors (llama3), NULL when absent
     berry_layer *layers;        // (n_layer)
     float *f32;                 // owns every 1-D vector above
-    void *packed;               // owns every berry_weight.packed (one allocation)
+    void *packed;               // owns every berry_weight.packed (one berry_alloc_big of packed_size bytes)
+    size_t packed_size;
     pthread_mutex_t pack_lock;  // guards the repacking, done by the first context (training never
                                 // repacks: it reads the mapped blocks)
     bool pack_done;

@@ -1,0 +1,76 @@
+// peak.c — the arithmetic peaks of the pool's threads: each thread runs independent chains of one
+// instruction sequence, enough of them to hide the instructions' latency, so that the figure is the
+// throughput of the execution units the threads share (bench/peak.h).
+#include "peak.h"
+#include "base/clock.h"
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+typedef struct { berry_peak_kind kind; long iters; int sink[64]; } peak_job;
+
+#ifdef __AVX2__
+// The empty asm statements make the operands opaque, so that the compiler can neither hoist the
+// loop-invariant products out of the loop nor fold the chains.
+static int peak_fma(long n) {
+    __m256 x = _mm256_set1_ps(1.0001f), y = _mm256_set1_ps(0.9999f), z = _mm256_setzero_ps();
+    __m256 a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z, a8 = z, a9 = z;
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("" : "+x"(x), "+x"(y));
+        a0 = _mm256_fmadd_ps(x, y, a0); a1 = _mm256_fmadd_ps(x, y, a1); a2 = _mm256_fmadd_ps(x, y, a2);
+        a3 = _mm256_fmadd_ps(x, y, a3); a4 = _mm256_fmadd_ps(x, y, a4); a5 = _mm256_fmadd_ps(x, y, a5);
+        a6 = _mm256_fmadd_ps(x, y, a6); a7 = _mm256_fmadd_ps(x, y, a7); a8 = _mm256_fmadd_ps(x, y, a8);
+        a9 = _mm256_fmadd_ps(x, y, a9);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)), _mm256_add_ps(a8, a9)));
+    return (int)_mm256_cvtss_f32(s);
+}
+
+static int peak_int8(long n, int q8) {
+    __m256i b0 = _mm256_set1_epi8(3), b1 = _mm256_set1_epi8(4), b2 = _mm256_set1_epi8(5), b3 = _mm256_set1_epi8(6);
+    __m256i c = _mm256_set1_epi8(7), ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
+    __m256i a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+#define P(a, u, v) a = q8 ? _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones)) \
+                          : _mm256_add_epi16(a, _mm256_maddubs_epi16(u, v))
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3));
+        P(a0, b0, c); P(a1, b1, c); P(a2, b2, c); P(a3, b3, c);
+        P(a4, c, b0); P(a5, c, b1); P(a6, c, b2); P(a7, c, b3);
+    }
+#undef P
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
+                                 _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)));
+    return _mm256_extract_epi32(s, 0);
+}
+#endif
+
+static void peak_run(void *arg, int ith, int nth) {
+    (void)nth;
+    peak_job *J = arg;
+    int r = 0;
+#ifdef __AVX2__
+    if (J->kind == BERRY_PEAK_F32_FMA) r = peak_fma(J->iters);
+    else r = peak_int8(J->iters, J->kind == BERRY_PEAK_Q8);
+#endif
+    J->sink[ith & 63] = r;
+}
+
+double berry_bench_peak_macs(berry_pool *pool, berry_peak_kind kind) {
+#ifndef __AVX2__
+    (void)pool, (void)kind;
+    return 0;
+#else
+    // Per iteration: 10 FMAs of 8 lanes, or 8 byte-product instructions of 32 lanes.
+    double macs_per_iter = kind == BERRY_PEAK_F32_FMA ? 80 : 256;
+    peak_job J = {.kind = kind, .iters = kind == BERRY_PEAK_F32_FMA ? 40000000 : 15000000};
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = berry_now();
+        berry_pool_run(pool, peak_run, &J);
+        double dt = berry_now() - t0;
+        if (dt < best) best = dt;
+    }
+    return macs_per_iter * (double)J.iters * berry_pool_size(pool) / best;
+#endif
+}
