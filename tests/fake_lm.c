@@ -63,6 +63,20 @@ static berry_status fake_score(berry_lm *lm, const char *prompt, const char *con
     return BERRY_OK;
 }
 
+// One fake_score per request, in order; the batch's size is recorded so that tests see how search
+// groups its comparisons. A prompt over MAX_PROMPT is refused alone, as a real lm refuses it.
+static berry_status fake_score_batch(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                     char *err, size_t err_size) {
+    fake_lm *f = lm->impl;
+    if (f->n_score_batch < 256) f->score_batch[f->n_score_batch] = n;
+    f->n_score_batch++;
+    for (int i = 0; i < n; i++) {
+        status[i] = fake_score(lm, reqs[i].prompt, reqs[i].conts, reqs[i].n_conts, reqs[i].logprob, err, err_size);
+        if (status[i] != BERRY_OK && status[i] != BERRY_ELIMIT) return status[i];
+    }
+    return BERRY_OK;
+}
+
 // A chat format of its own, so tests see that instruct prompts went through the template.
 static char *fake_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt) {
     size_t len = 32;
@@ -77,7 +91,8 @@ static char *fake_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add
 
 static void fake_free(berry_lm *lm) { free(lm); }
 
-static const berry_lm_vtable fake_vt = {fake_generate, fake_score, fake_chat, fake_free};
+static const berry_lm_vtable fake_vt = {.generate = fake_generate, .score = fake_score, .chat = fake_chat, .free = fake_free,
+                                        .score_batch = fake_score_batch};
 
 berry_lm *fake_lm_new(fake_lm *f) {
     berry_lm *lm = calloc(1, sizeof *lm);

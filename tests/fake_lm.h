@@ -17,7 +17,9 @@ typedef struct {
     void *user;
     size_t max_prompt;     // longer prompts: generate finishes with CONTEXT and no text, score fails with ELIMIT (0: no limit)
     // Records.
-    int n_generate, n_score;
+    int n_generate, n_score;  // generate calls; prompts scored (one per request of a batched call)
+    int n_score_batch;     // batched score calls
+    int score_batch[256];  // requests of each batched score call (the first 256 calls)
     int batch[256];        // requests of each generate call (the first 256 calls)
     float temperature[256];  // of each call's first request
 } fake_lm;

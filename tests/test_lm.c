@@ -251,3 +251,111 @@ TEST(lm_score_equals_forward_logprobs) {
     free(longp);
     berry_lm_free(lm);
 }
+
+// The requests of the batched-scoring test: comparison-like prompts (a question, solution A, solution
+// B, a closing question) whose prefixes branch at several depths, as SR-MCTS's do.
+typedef struct {
+    char text[80][320];
+    berry_lm_score_request rq[80];
+    double lp[80][3];
+    int n;
+} score_set;
+
+static void score_add(score_set *s, const char *const *conts, int n_conts, const char *fmt, const char *a, const char *b) {
+    snprintf(s->text[s->n], sizeof s->text[0], fmt, a, b);
+    s->rq[s->n] = (berry_lm_score_request){.prompt = s->text[s->n], .conts = conts, .n_conts = n_conts, .logprob = s->lp[s->n]};
+    s->n++;
+}
+
+// Scores SET on REF one request at a time with berry_lm_score (the reference) and on LM with one
+// berry_lm_score_batch call; log-probabilities must agree to float rounding (the batch packs the prompts
+// into other forwards) and the statuses must be the same.
+static void score_both(berry_lm *ref, berry_lm *lm, score_set *set) {
+    char err[256];
+    berry_status st[80], want[80];
+    double ref_lp[80][3];
+    for (int i = 0; i < set->n; i++)
+        want[i] = berry_lm_score(ref, set->rq[i].prompt, set->rq[i].conts, set->rq[i].n_conts, ref_lp[i], err, sizeof err);
+    CHECKF(berry_lm_score_batch(lm, set->rq, set->n, st, err, sizeof err) == BERRY_OK, "%s", err);
+    for (int i = 0; i < set->n; i++) {
+        CHECKF(st[i] == want[i], "request %d: status %d, sequential %d", i, st[i], want[i]);
+        for (int c = 0; want[i] == BERRY_OK && c < set->rq[i].n_conts; c++)
+            CHECKF(fabs(set->lp[i][c] - ref_lp[i][c]) <= 1e-5 * fabs(ref_lp[i][c]) + 1e-5,
+                   "request %d, continuation %d: batched %.9g, sequential %.9g", i, c, set->lp[i][c], ref_lp[i][c]);
+    }
+}
+
+// Batched scoring against the unbatched call, on two lms of the same model (the reference scores one
+// request at a time, in order) and on a third whose vtable lacks score_batch (the default: one score call
+// per request). Beyond equal log-probabilities, the counted prompt tokens and evaluated tokens must be
+// those of the sequential calls: a batched request reuses the cache and the prompts before it exactly as
+// it would one call after another. The sets: a new solution X compared with 10 others as A (the prompts
+// share (question, X) and some B's share their starts, so the prefix branches at several depths), then
+// as B (each prefix (question, other) cached by the first set), 70 requests (more than a group of 64
+// sequences, more forks than one chunk of 32), and refusals among them. Continuations: " Yes" and " No"
+// are several byte tokens (forks), "" is empty (log p = 0).
+TEST(lm_score_batch_equals_sequential_scores) {
+    const char *path = make_model();
+    CHECK(path);
+    for (int no_cache = 0; no_cache < 2; no_cache++) {
+        berry_lm *ref = open_lm(path, no_cache), *lm = open_lm(path, no_cache), *dflt_inner = open_lm(path, no_cache);
+        CHECK(ref && lm && dflt_inner);
+        berry_lm_vtable vt = *dflt_inner->vt;
+        vt.score_batch = NULL;
+        berry_lm dflt = {.vt = &vt, .impl = dflt_inner->impl};
+        static const char *const conts[3] = {" Yes", " No", ""};
+        const char *fmt = "Question: Ann has 3 bags of 4 apples and eats 5. How many are left?\nA: %s\nB: %s\nIs A better?\n";
+        const char *x = "3 * 4 = 12. 12 - 5 = 7. The answer is 7.";
+        const char *others[10] = {"3 * 4 = 12. 12 - 5 = 7. The answer is 7.",  // identical to X: equal prompts
+                                  "3 * 4 = 12. 12 - 5 = 8. The answer is 8.", "3 * 4 = 12. 12 + 5 = 17. The answer is 17.",
+                                  "3 + 4 = 7. 7 - 5 = 2. The answer is 2.",   "3 * 4 = 12. 12 - 5 = 7. The answer is 7.",
+                                  "12 - 5 = 7. The answer is 7.",            "The answer is 7.",
+                                  "",                                        "3 * 4 = 13. 13 - 5 = 8. The answer is 8.",
+                                  "3 * 5 = 15. 15 - 5 = 10. The answer is 10."};
+        static score_set s1, s2;
+        memset(&s1, 0, sizeof s1);
+        memset(&s2, 0, sizeof s2);
+        for (int i = 0; i < 10; i++) score_add(&s1, conts, 3, fmt, x, others[i]);
+        score_add(&s1, conts, 2, "%s%s", "Question: Ann has 3 bags", "");  // a prefix of the others
+        score_add(&s1, conts, 2, "%s%s", "", "");                          // empty: refused alone
+        char longp[300];
+        memset(longp, 'x', 299);
+        longp[299] = 0;
+        score_add(&s1, conts, 2, "%s%s", longp, "");  // longer than the context (256): refused
+        longp[253] = 0;
+        score_add(&s1, conts, 2, "%s%s", longp, "");  // fits, but not with " Yes": refused
+        for (int i = 0; i < 10; i++) score_add(&s2, conts, 2, fmt, others[i], x);
+        score_both(ref, lm, &s1);
+        score_both(ref, lm, &s2);
+        // Nothing counts the refused requests; the counters of the fits add up the same.
+        CHECK_EQ_INT(lm->counters.prompt_tokens, ref->counters.prompt_tokens);
+        CHECK_EQ_INT(lm->counters.prompt_tokens_evaluated, ref->counters.prompt_tokens_evaluated);
+        CHECK_EQ_INT(lm->counters.calls, 2);
+        CHECK(lm->counters.prompt_tokens_evaluated < lm->counters.prompt_tokens || no_cache);
+        // 70 requests: solutions A and B from a small grid of numbers.
+        int64_t ev0 = lm->counters.prompt_tokens_evaluated, rev0 = ref->counters.prompt_tokens_evaluated;
+        static score_set s3;
+        memset(&s3, 0, sizeof s3);
+        for (int i = 0; i < 70; i++) {
+            char a[48], b[48];
+            snprintf(a, sizeof a, "%d * 4 = %d. The answer is %d.", i % 7, 4 * (i % 7), 4 * (i % 7) - 5);
+            snprintf(b, sizeof b, "%d - 5 = %d. The answer is %d.", i, i - 5, i - 5);
+            score_add(&s3, conts, 3, fmt, a, b);
+        }
+        score_both(ref, lm, &s3);
+        CHECK_EQ_INT(lm->counters.prompt_tokens_evaluated - ev0, ref->counters.prompt_tokens_evaluated - rev0);
+        // The default (one score call per request) gives the same, and counts one call per batch.
+        char err[256];
+        score_both(ref, &dflt, &s1);
+        CHECK_EQ_INT(dflt.counters.calls, 1);
+        // Every sequence was released and the cache is consistent.
+        berry_kv *kv = berry_ctx_kv(berry_lm_local_ctx(lm));
+        berry_kv_stats ks;
+        berry_kv_get_stats(kv, &ks);
+        CHECK_EQ_INT(ks.pages_used, 0);
+        CHECKF(berry_kv_check(kv, err, sizeof err) == BERRY_OK, "%s", err);
+        berry_lm_free(ref);
+        berry_lm_free(lm);
+        berry_lm_free(dflt_inner);
+    }
+}

@@ -227,7 +227,8 @@ TEST(search_srmcts_run_by_hand) {
     //   -> node 3 (answer 3), compared with 2 and 1 (P = .8 each). Ranks 3, 2, 1: Q_g = 1, .5, 0.
     //   Q_l(1) = P(1>2) = .2, Q_l(2) = P(2>3) = .2. B1 = .1, B2 = .25 + .1 = .35, B3 = 1.
     //   Replay: node 2: Q1 = .5*.1 + .5*.35 = .225; node 3: Q2 = .5*.35 + .5 = .675, Q1 = .5*.225 + .5*.675 = .45.
-    // The answer is node 3's: 3. Comparisons: 2 + 4 prompts. Generate calls: solve, then critique and
+    // The answer is node 3's: 3. Comparisons: 2 + 4 prompts, in 4 batched score calls (each new node's
+    // comparisons in one call per order: 1, 1, then 2, 2). Generate calls: solve, then critique and
     // rewrite per step: 5, one request each.
     env e;
     CHECK(env_open(&e));
@@ -253,7 +254,12 @@ TEST(search_srmcts_run_by_hand) {
     CHECK_EQ_INT(r.stop, BERRY_STOP_DONE);
     CHECK_EQ_INT(e.f.n_generate, 5);
     CHECK_EQ_INT(e.f.n_score, 6);
-    CHECK_EQ_INT(r.policy.calls, 11);
+    CHECK_EQ_INT(e.f.n_score_batch, 4);
+    CHECK_EQ_INT(e.f.score_batch[0], 1);
+    CHECK_EQ_INT(e.f.score_batch[1], 1);
+    CHECK_EQ_INT(e.f.score_batch[2], 2);
+    CHECK_EQ_INT(e.f.score_batch[3], 2);
+    CHECK_EQ_INT(r.policy.calls, 5 + 4);  // a batched score call counts once, as a generate call of many requests
     CHECK_STR(r.tree.node[2].critique, "Step 1 is wrong: fix it.");
     // Tokens are words: solve 7, each critique 6, each rewrite 7 -> 7 + 2 * 13 = 33.
     CHECK_EQ_INT(r.policy.tokens_generated, 33);

@@ -172,9 +172,11 @@ TEST(search_flags_reach_berry_eval) {
     CHECK_EQ_INT(judged, 6);
     CHECK_EQ_INT(fj.n_score, 6);
     CHECK_EQ_INT(fp.n_score, 0);
-    // Policy: the solve, then a critique and a rewrite per rollout = 7 generate calls; judge: 6 scores.
+    // Policy: the solve, then a critique and a rewrite per rollout = 7 generate calls; judge: 6 prompts
+    // scored in 3 batched calls (each new solution's comparisons in one).
     CHECK_EQ_INT(lm->counters.calls - policy_calls0, 7);
-    CHECK_EQ_INT(r[0].model_calls, 7 + 6);
+    CHECK_EQ_INT(fj.n_score_batch, 3);
+    CHECK_EQ_INT(r[0].model_calls, 7 + 3);
     CHECK(r[0].correct[0]);
     berry_results_free(r, n);
     // Without --one-order the same run asks every pair in both orders: 12.

@@ -34,6 +34,7 @@ typedef struct {
     int64_t lower, upper;  // the bounds above, summed over prompts (plus continuation tokens of scores)
     int64_t submitted;     // prompt tokens submitted
     int64_t cont_extra;    // continuation tokens of scores evaluated beyond the prompt
+    int batches;           // batched score calls
 } recorder;
 
 static tseq tokenize(const recorder *r, const char *text) {
@@ -111,9 +112,9 @@ static berry_status rec_generate(berry_lm *lm, const berry_lm_request *reqs, int
     return s;
 }
 
-static berry_status rec_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
-                              char *err, size_t err_size) {
-    recorder *r = R(lm);
+// The bounds of one scored prompt: it reuses from everything computed before it (not forked even when
+// identical to an earlier prompt: its last token is evaluated again, for its logits).
+static void bound_score(recorder *r, const char *prompt, const char *const *conts, int n) {
     tseq p = tokenize(r, prompt);
     bound(r, &p, NULL, 0);
     // Continuations of more than one token run on a fork of the prompt, every token but the last.
@@ -124,14 +125,34 @@ static berry_status rec_score(berry_lm *lm, const char *prompt, const char *cons
         if (nc > 1) { r->lower += nc - 1; r->upper += nc - 1; r->cont_extra += nc - 1; }
     }
     hold(r, p);
+}
+
+static berry_status rec_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
+                              char *err, size_t err_size) {
+    recorder *r = R(lm);
+    bound_score(r, prompt, conts, n);
     berry_status s = berry_lm_score(r->inner, prompt, conts, n, logprob, err, err_size);
+    lm->counters = r->inner->counters;
+    return s;
+}
+
+// A batched call has the bounds of its prompts scored one after another in its order: each reuses from
+// the cache and from the prompts before it, which the batch evaluates in one forward per level of their
+// shared prefixes but must not evaluate more (upper bound) or less (lower bound) of than sequential calls.
+static berry_status rec_score_batch(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                    char *err, size_t err_size) {
+    recorder *r = R(lm);
+    for (int i = 0; i < n; i++) bound_score(r, reqs[i].prompt, reqs[i].conts, reqs[i].n_conts);
+    r->batches++;
+    berry_status s = berry_lm_score_batch(r->inner, reqs, n, status, err, err_size);
     lm->counters = r->inner->counters;
     return s;
 }
 
 static char *rec_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add) { return berry_lm_chat(R(lm)->inner, msgs, n, add); }
 static void rec_free(berry_lm *lm) { (void)lm; }
-static const berry_lm_vtable rec_vt = {rec_generate, rec_score, rec_chat, rec_free};
+static const berry_lm_vtable rec_vt = {.generate = rec_generate, .score = rec_score, .chat = rec_chat, .free = rec_free,
+                                       .score_batch = rec_score_batch};
 
 static void recorder_clear(recorder *r) {
     for (int i = 0; i < r->n_held; i++) free(r->held[i].t);
@@ -179,6 +200,7 @@ TEST(search_prefix_reuse_meets_the_page_bounds) {
     }
     CHECK_EQ_INT(res[0].rollouts, 8);
     CHECK_EQ_INT(res[0].comparisons, 72);  // 9 solutions, every pair in both orders: 9 * 8
+    CHECK_EQ_INT(rec[0].batches, 16);       // in one batched call per new solution and order: 8 * 2
     // The recorder saw every prompt token the lm counted.
     CHECK_EQ_INT(rec[0].submitted, prompt[0]);
     CHECK_EQ_INT(rec[1].submitted, prompt[1]);

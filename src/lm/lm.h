@@ -56,6 +56,14 @@ typedef struct {
 
 typedef struct berry_lm berry_lm;
 
+// One prompt of a batched score call and the continuations to score after it.
+typedef struct {
+    const char *prompt;         // full text, as for berry_lm_score
+    const char *const *conts;   // (n_conts) continuations
+    int n_conts;
+    double *logprob;            // (n_conts) receives log p(CONTS[c] | PROMPT), summed over its tokens
+} berry_lm_score_request;
+
 // The implementation behind a berry_lm. Every function returns BERRY_OK or an error with ERR set.
 typedef struct {
     berry_status (*generate)(berry_lm *lm, const berry_lm_request *reqs, int n, berry_lm_output *out, char *err,
@@ -67,6 +75,11 @@ typedef struct {
     // ADD_GENERATION_PROMPT.
     char *(*chat)(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt);
     void (*free)(berry_lm *lm);
+    // Optional (NULL: berry_lm_score_batch calls SCORE once per request). Scores every request of
+    // REQS[0..n) as berry_lm_score_batch documents; an implementation that can evaluate several
+    // prompts at once (one forward for all of them, or one HTTP request) provides it.
+    berry_status (*score_batch)(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                char *err, size_t err_size);
 } berry_lm_vtable;
 
 struct berry_lm {
@@ -79,6 +92,18 @@ berry_status berry_lm_generate(berry_lm *lm, const berry_lm_request *reqs, int n
                                size_t err_size);
 berry_status berry_lm_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
                             char *err, size_t err_size);
+// Scores several prompts in one call: for each request, what berry_lm_score(REQS[i].prompt, ...) would
+// give, with the same prefix reuse as those calls made one after another in this order (a request
+// reuses what the cache held before the call and the prompts of the requests before it), so the counters
+// add up the same (prompt_tokens and prompt_tokens_evaluated; CALLS counts one, as for a generate call of
+// many requests). A local model evaluates the uncached parts of all prompts together, in as few forwards
+// as their shared prefixes allow. STATUS[i] receives BERRY_OK, or why request I alone was refused:
+// BERRY_ELIMIT (the prompt, or the prompt and a continuation, do not fit the context; nothing of it is
+// evaluated) or BERRY_EINVAL (an empty prompt); its LOGPROB is then left unset and ERR names the first
+// refused request, while the others are scored and the call returns BERRY_OK. Any other failure (memory,
+// the model) fails the whole call.
+berry_status berry_lm_score_batch(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                  char *err, size_t err_size);
 char *berry_lm_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt);
 void  berry_lm_free(berry_lm *lm);
 void  berry_lm_output_clear(berry_lm_output *o);  // frees the output's buffers

@@ -13,6 +13,7 @@
 #include "text/chat.h"
 #include "text/sampler.h"
 #include "text/tokenizer.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,64 +348,229 @@ static berry_status local_generate(berry_lm *lm, const berry_lm_request *reqs, i
     return s;
 }
 
-// log p(cont | prompt): the prompt is evaluated once (or found in the cache), then each continuation
-// runs on a fork of it with logits at every position.
-static berry_status local_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
-                                char *err, size_t err_size) {
+// Scoring, one request or many. Request i's prompt (n_i tokens) may share a prefix with what the cache
+// holds (C_i positions, attached at the start) and with the prompts of the requests before it: scored one
+// after another, it would reuse from those the whole pages of min(lcp(i, j), n_i - 1) positions for the
+// best earlier j, B_i of them. When B_i > C_i the request waits until its parent j (the earliest
+// reaching B_i) has been evaluated and then attaches those positions from the index. A round evaluates
+// every request that is ready, all in one forward (several when they exceed max_batch tokens), so the
+// forwards are as many as the levels of the prompts' branching, not one per prompt: for a new solution
+// compared with n others, the first prompt (with the shared "question, solution A") in one, the other
+// endings together in the next (a few more where some of the others begin alike). Each request
+// evaluates n_i - max(C_i, B_i) tokens, as the sequential calls would. (Stopping the parent at B_i and
+// evaluating its rest beside its children would not save a round: a request is ready one round after
+// its parent either way.)
+//
+// Continuations: the first token's log-probability comes from the prompt's last logits; a longer one runs
+// on a fork of the prompt with logits at every position, all forks of the group in shared forwards,
+// after every prompt (so, unlike sequential calls, no prompt reuses an earlier request's continuation).
+
+enum { SCORE_GROUP = 64, SCORE_FORKS = 32, SCORE_ROWS = 64 };
+
+typedef struct {
+    int32_t **ct;     // (n_conts) continuation tokens
+    int64_t *nct;
+    bool ok;          // fits and will be scored
+    int parent;       // earlier request whose first NEED positions this one waits for, or -1
+    int need;
+} score_extra;
+
+static int64_t lcp_tokens(const req_state *a, const req_state *b) {
+    int64_t m = 0, lim = a->n_prompt < b->n_prompt ? a->n_prompt : b->n_prompt;
+    while (m < lim && a->prompt[m] == b->prompt[m]) m++;
+    return m;
+}
+
+// Log-probabilities of the continuations of more than one token, SCORE_FORKS forks at a time, their
+// tokens packed into forwards of at most SCORE_ROWS rows (each row's logits are kept: (rows, n_vocab)).
+static berry_status score_long_conts(berry_lm *lm, const berry_lm_score_request *reqs, req_state *rs,
+                                     score_extra *ex, int n, char *err, size_t err_size) {
     local *l = L(lm);
     berry_kv *kv = berry_ctx_kv(l->ctx);
-    req_state base = {.seq = -1, .same_as = -1};
-    base.n_prompt = tokenize_alloc(l->tok, prompt, true, &base.prompt, err, err_size);
-    if (base.n_prompt < 0) return BERRY_EINVAL;
-    if (base.n_prompt == 0) { free(base.prompt); return berry_errf(err, err_size, BERRY_EINVAL, "score: empty prompt"); }
-    if (base.n_prompt >= l->n_ctx) {
-        free(base.prompt);
-        return berry_errf(err, err_size, BERRY_ELIMIT, "score: the prompt has %lld tokens, the context holds %d",
-                          (long long)base.n_prompt, l->n_ctx);
-    }
-    base.logits = malloc((size_t)l->n_vocab * sizeof(float));
-    berry_status s = base.logits ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
-    if (s == BERRY_OK) s = start_requests(lm, &base, 1, err, err_size);
-    for (int i = 0; i < n && s == BERRY_OK; i++) {
-        int32_t *ct = NULL;
-        int64_t nc = tokenize_alloc(l->tok, conts[i], false, &ct, err, err_size);
-        if (nc < 0) { s = BERRY_EINVAL; break; }
-        if (base.n_prompt + nc > l->n_ctx) { free(ct); s = berry_errf(err, err_size, BERRY_ELIMIT, "score: prompt and continuation %d exceed the context of %d", i, l->n_ctx); break; }
-        float lp0 = 0;
-        double sum = 0;
-        if (nc > 0) {
-            s = berry_sampler_logprobs(base.logits, l->n_vocab, ct, 1, &lp0, err, err_size);
-            sum = lp0;
-        }
-        if (s == BERRY_OK && nc > 1) {
-            // Positions of continuation tokens 0..nc-2 predict tokens 1..nc-1.
-            int fork = berry_kv_seq_fork(kv, base.seq);
-            int rows = nc - 1 < l->max_batch ? (int)(nc - 1) : l->max_batch;
-            float *lg = malloc((size_t)rows * (size_t)l->n_vocab * sizeof(float));
-            float *lp = malloc((size_t)l->max_batch * sizeof(float));
-            int32_t *sq = malloc((size_t)l->max_batch * sizeof(int32_t));
-            if (fork < 0 || !lg || !lp || !sq) s = berry_errf(err, err_size, BERRY_ENOMEM, "score: out of memory or sequences");
-            for (int64_t p0 = 0; s == BERRY_OK && p0 < nc - 1; p0 += l->max_batch) {
-                int cnt = (int)(nc - 1 - p0 < l->max_batch ? nc - 1 - p0 : l->max_batch);
-                for (int j = 0; j < cnt; j++) sq[j] = fork;
-                berry_batch b = {.n = cnt, .token = ct + p0, .seq = sq};
-                s = berry_forward(l->ctx, &b, lg, err, err_size);
-                if (s == BERRY_OK) s = berry_sampler_logprobs_rows(lg, cnt, l->n_vocab, ct + p0 + 1, lp, err, err_size);
-                for (int j = 0; s == BERRY_OK && j < cnt; j++) sum += lp[j];
-                lm->counters.prompt_tokens_evaluated += cnt;
+    int rows = SCORE_ROWS < l->max_batch ? SCORE_ROWS : l->max_batch;
+    int64_t cap = 0;  // tokens of one chunk of forks at most
+    for (int i = 0; i < n; i++)
+        for (int c = 0; ex[i].ok && c < reqs[i].n_conts; c++)
+            if (ex[i].nct[c] > 1) cap += ex[i].nct[c] - 1;
+    if (cap == 0) return BERRY_OK;
+    int32_t *tok = malloc((size_t)cap * sizeof *tok), *seq = malloc((size_t)cap * sizeof *seq);
+    int32_t *target = malloc((size_t)cap * sizeof *target);
+    double **sum = malloc((size_t)cap * sizeof *sum);
+    int *forks = malloc(SCORE_FORKS * sizeof *forks);
+    float *lg = malloc((size_t)rows * (size_t)l->n_vocab * sizeof(float)), *lp = malloc((size_t)rows * sizeof(float));
+    berry_status s = tok && seq && target && sum && forks && lg && lp ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
+    int i = 0, c = 0;  // the next continuation to look at
+    while (s == BERRY_OK) {
+        int nf = 0;
+        int64_t nt = 0;
+        while (i < n && nf < SCORE_FORKS) {
+            if (!ex[i].ok || c >= reqs[i].n_conts) { i++; c = 0; continue; }
+            int64_t nc = ex[i].nct[c];
+            if (nc > 1) {
+                int f = berry_kv_seq_fork(kv, rs[i].seq);
+                if (f < 0) { s = berry_errf(err, err_size, BERRY_ELIMIT, "score: too many sequences at once"); break; }
+                forks[nf++] = f;
+                // Positions of continuation tokens 0..nc-2 predict tokens 1..nc-1.
+                for (int64_t k = 0; k + 1 < nc; k++, nt++) {
+                    tok[nt] = ex[i].ct[c][k];
+                    seq[nt] = f;
+                    target[nt] = ex[i].ct[c][k + 1];
+                    sum[nt] = &reqs[i].logprob[c];
+                }
             }
-            if (fork >= 0) berry_kv_seq_free(kv, fork);
-            free(lg);
-            free(lp);
-            free(sq);
+            c++;
         }
-        logprob[i] = sum;
-        free(ct);
+        if (nf == 0) break;
+        for (int64_t p0 = 0; s == BERRY_OK && p0 < nt; p0 += rows) {
+            int cnt = (int)(nt - p0 < rows ? nt - p0 : rows);
+            berry_batch b = {.n = cnt, .token = tok + p0, .seq = seq + p0};
+            s = berry_forward(l->ctx, &b, lg, err, err_size);
+            if (s == BERRY_OK) s = berry_sampler_logprobs_rows(lg, cnt, l->n_vocab, target + p0, lp, err, err_size);
+            for (int j = 0; s == BERRY_OK && j < cnt; j++) *sum[p0 + j] += lp[j];
+            if (s == BERRY_OK) lm->counters.prompt_tokens_evaluated += cnt;
+        }
+        for (int k = 0; k < nf; k++) berry_kv_seq_free(kv, forks[k]);
     }
-    if (base.seq >= 0) berry_kv_seq_free(kv, base.seq);
-    free(base.prompt);
-    free(base.logits);
+    free(tok);
+    free(seq);
+    free(target);
+    free(sum);
+    free(forks);
+    free(lg);
+    free(lp);
     return s;
+}
+
+// Scores REQS[0..n) (n <= SCORE_GROUP: one KV sequence each) as described above. STATUS as for
+// berry_lm_score_batch; *REFUSED is set when a request is refused (ERR then names the first one).
+static berry_status score_group(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                bool *refused, char *err, size_t err_size) {
+    local *l = L(lm);
+    berry_kv *kv = berry_ctx_kv(l->ctx);
+    int pt = berry_kv_page_tokens(kv);
+    req_state *rs = calloc((size_t)n, sizeof *rs);
+    score_extra *ex = calloc((size_t)n, sizeof *ex);
+    int *idx = malloc((size_t)n * sizeof *idx);
+    berry_status s = rs && ex && idx ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "out of memory");
+    for (int i = 0; i < n && rs; i++) rs[i].seq = rs[i].same_as = -1;
+    // Tokenize; refuse what does not fit before anything is evaluated.
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        req_state *r = &rs[i];
+        status[i] = BERRY_OK;
+        r->n_prompt = tokenize_alloc(l->tok, reqs[i].prompt, true, &r->prompt, err, err_size);
+        if (r->n_prompt < 0) { s = BERRY_EINVAL; break; }
+        ex[i].ct = calloc((size_t)reqs[i].n_conts + 1, sizeof *ex[i].ct);
+        ex[i].nct = calloc((size_t)reqs[i].n_conts + 1, sizeof *ex[i].nct);
+        r->logits = malloc((size_t)l->n_vocab * sizeof(float));
+        if (!ex[i].ct || !ex[i].nct || !r->logits) { s = berry_errf(err, err_size, BERRY_ENOMEM, "out of memory"); break; }
+        for (int c = 0; c < reqs[i].n_conts && s == BERRY_OK; c++) {
+            ex[i].nct[c] = tokenize_alloc(l->tok, reqs[i].conts[c], false, &ex[i].ct[c], err, err_size);
+            if (ex[i].nct[c] < 0) s = BERRY_EINVAL;
+        }
+        if (s != BERRY_OK) break;
+        berry_status refuse = BERRY_OK;
+        char why[160] = "";
+        if (r->n_prompt == 0) {
+            refuse = BERRY_EINVAL;
+            snprintf(why, sizeof why, "empty prompt");
+        } else if (r->n_prompt >= l->n_ctx) {
+            refuse = BERRY_ELIMIT;
+            snprintf(why, sizeof why, "the prompt has %lld tokens, the context holds %d", (long long)r->n_prompt, l->n_ctx);
+        }
+        for (int c = 0; c < reqs[i].n_conts && !refuse; c++)
+            if (r->n_prompt + ex[i].nct[c] > l->n_ctx) {
+                refuse = BERRY_ELIMIT;
+                snprintf(why, sizeof why, "prompt and continuation %d exceed the context of %d", c, l->n_ctx);
+            }
+        if (refuse) {
+            status[i] = refuse;
+            if (!*refused) berry_errf(err, err_size, refuse, "score: %s", why);
+            *refused = true;
+            continue;
+        }
+        ex[i].ok = true;
+        ex[i].parent = -1;
+        lm->counters.prompt_tokens += r->n_prompt;
+    }
+    // Attach what the cache holds, then find what each request would reuse from the prompts before it.
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        if (!ex[i].ok) continue;
+        rs[i].seq = berry_kv_seq_new(kv);
+        if (rs[i].seq < 0) { s = berry_errf(err, err_size, BERRY_ELIMIT, "score: too many sequences at once (%d requests)", n); break; }
+        if (l->no_prefix_cache) continue;
+        int cached = berry_kv_seq_reuse(kv, rs[i].seq, rs[i].prompt, (int)rs[i].n_prompt);
+        int64_t best = 0;
+        for (int j = 0; j < i; j++) {
+            if (!ex[j].ok) continue;
+            int64_t m = lcp_tokens(&rs[i], &rs[j]);
+            if (m > rs[i].n_prompt - 1) m = rs[i].n_prompt - 1;
+            m = m / pt * pt;
+            if (m > best) { best = m; ex[i].parent = j; }
+        }
+        if (best > cached) ex[i].need = (int)best;
+        else ex[i].parent = -1;
+    }
+    // Rounds: release the requests whose parent has been evaluated, then evaluate every ready one.
+    while (s == BERRY_OK) {
+        for (int i = 0; i < n && s == BERRY_OK; i++) {
+            if (!ex[i].ok || ex[i].parent < 0 || berry_kv_seq_len(kv, rs[ex[i].parent].seq) < ex[i].need) continue;
+            berry_kv_seq_free(kv, rs[i].seq);
+            rs[i].seq = berry_kv_seq_new(kv);
+            if (rs[i].seq < 0) { s = berry_errf(err, err_size, BERRY_ELIMIT, "score: too many sequences at once"); break; }
+            // NEED + 1 tokens: at most NEED positions attached, never pages a later request computed.
+            berry_kv_seq_reuse(kv, rs[i].seq, rs[i].prompt, ex[i].need + 1);
+            ex[i].parent = -1;
+        }
+        int m = 0;
+        for (int i = 0; i < n && s == BERRY_OK; i++) {
+            if (!ex[i].ok || ex[i].parent >= 0) continue;
+            if (berry_kv_seq_len(kv, rs[i].seq) < rs[i].n_prompt) idx[m++] = i;
+        }
+        if (s != BERRY_OK || m == 0) break;
+        s = prefill(lm, rs, idx, m, err, err_size);
+    }
+    // The first token of every continuation from the prompt's last logits, the rest on forks.
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        for (int c = 0; ex[i].ok && c < reqs[i].n_conts && s == BERRY_OK; c++) {
+            float lp0 = 0;
+            if (ex[i].nct[c] > 0) s = berry_sampler_logprobs(rs[i].logits, l->n_vocab, ex[i].ct[c], 1, &lp0, err, err_size);
+            reqs[i].logprob[c] = lp0;
+        }
+    }
+    if (s == BERRY_OK) s = score_long_conts(lm, reqs, rs, ex, n, err, err_size);
+    for (int i = 0; i < n && rs && ex; i++) {
+        if (rs[i].seq >= 0) berry_kv_seq_free(kv, rs[i].seq);
+        free(rs[i].prompt);
+        free(rs[i].logits);
+        for (int c = 0; ex[i].ct && c < reqs[i].n_conts; c++) free(ex[i].ct[c]);
+        free(ex[i].ct);
+        free(ex[i].nct);
+    }
+    free(rs);
+    free(ex);
+    free(idx);
+    return s;
+}
+
+static berry_status local_score_batch(berry_lm *lm, const berry_lm_score_request *reqs, int n, berry_status *status,
+                                      char *err, size_t err_size) {
+    bool refused = false;
+    berry_status s = BERRY_OK;
+    // Groups keep the live sequences under the cache's limit; a later group reuses an earlier one's
+    // pages through the index, as a later sequential call would.
+    for (int i0 = 0; i0 < n && s == BERRY_OK; i0 += SCORE_GROUP)
+        s = score_group(lm, reqs + i0, n - i0 < SCORE_GROUP ? n - i0 : SCORE_GROUP, status + i0, &refused, err, err_size);
+    return s;
+}
+
+// log p(cont | prompt): a batch of one.
+static berry_status local_score(berry_lm *lm, const char *prompt, const char *const *conts, int n, double *logprob,
+                                char *err, size_t err_size) {
+    berry_lm_score_request rq = {.prompt = prompt, .conts = conts, .n_conts = n, .logprob = logprob};
+    berry_status st = BERRY_OK;
+    bool refused = false;
+    berry_status s = score_group(lm, &rq, 1, &st, &refused, err, err_size);
+    return s != BERRY_OK ? s : st;
 }
 
 static char *local_chat(berry_lm *lm, const berry_chat_msg *msgs, int n, bool add_generation_prompt) {
@@ -424,7 +590,8 @@ static void local_free(berry_lm *lm) {
     free(lm);
 }
 
-static const berry_lm_vtable local_vt = {local_generate, local_score, local_chat, local_free};
+static const berry_lm_vtable local_vt = {.generate = local_generate, .score = local_score, .chat = local_chat,
+                                         .free = local_free, .score_batch = local_score_batch};
 
 berry_lm *berry_lm_local_open(const berry_lm_local_params *p, char *err, size_t err_size) {
     berry_lm *lm = calloc(1, sizeof *lm);

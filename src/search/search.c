@@ -1,7 +1,7 @@
 // search.c — one entry point for every method: SR-MCTS, MCTSr, greedy, self-consistency, best-of-k by
 // the PPRM through EBC, iterative self-refine. Model calls are batched: all critiques of a step in one
-// generate call, all rewrites in the next, all self-evaluation samples in one more; PPRM comparisons
-// that share (question, solution A) are asked one after the other so the prefix cache serves them.
+// generate call, all rewrites in the next, all self-evaluation samples in one more; the PPRM comparisons
+// of a new solution with the others in one batched score call per order.
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "math/grade.h"
@@ -156,50 +156,69 @@ static int add_node(run *u, int parent, const char *text, const char *critique, 
     return id;
 }
 
-// P(yes) of the judge for "is A better than B"; NaN when the prompt does not fit the judge's context.
-// REVERSED: the solution being evaluated is B (for the per-role counters).
-static berry_status judge(run *u, const char *a, const char *b, bool reversed, double *pyes) {
-    berry_role_args args = {.question = u->question, .solution = a, .other = b};
-    char *prompt = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
-    if (!prompt) return berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
+// The judge's P(Yes) for "is A better than B" for each pair of nodes (A[i], B[i]), all in one batched
+// score call (the lm evaluates the prompts' uncached parts together); NaN for a prompt that does not fit
+// the judge's context. REVERSED: the solution being evaluated is B (for the per-role counters).
+static berry_status judge(run *u, const int *a, const int *b, int n, bool reversed, double *pyes) {
+    const berry_search_tree *t = &u->r->tree;
+    char **prompts = calloc((size_t)n + 1, sizeof *prompts);
+    berry_lm_score_request *rq = calloc((size_t)n + 1, sizeof *rq);
+    double *lp = malloc(sizeof *lp * 2 * ((size_t)n + 1));
+    berry_status *st = malloc(sizeof *st * ((size_t)n + 1));
+    berry_status s = prompts && rq && lp && st ? BERRY_OK : oom(u);
     const char *conts[2] = {u->jp->yes, u->jp->no};
-    double lp[2];
-    berry_lm_counters c0 = u->prm->counters;
-    berry_status s = berry_lm_score(u->prm, prompt, conts, 2, lp, u->err, u->err_size);
-    counters_add(&u->r->role[BERRY_ROLE_COMPARE], &u->prm->counters, &c0);
-    if (reversed) counters_add(&u->r->compare_reversed, &u->prm->counters, &c0);
-    free(prompt);
-    u->r->comparisons++;
-    *pyes = NAN;
-    if (s == BERRY_ELIMIT) return BERRY_OK;  // too long to judge: the pair stays unknown, EBC copes
-    if (s == BERRY_OK) *pyes = berry_ebc_p_yes(lp[0], lp[1]);
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        berry_role_args args = {.question = u->question, .solution = t->node[a[i]].solution, .other = t->node[b[i]].solution};
+        prompts[i] = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
+        if (!prompts[i]) s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
+        rq[i] = (berry_lm_score_request){.prompt = prompts[i], .conts = conts, .n_conts = 2, .logprob = lp + 2 * i};
+    }
+    if (s == BERRY_OK) {
+        berry_lm_counters c0 = u->prm->counters;
+        s = berry_lm_score_batch(u->prm, rq, n, st, u->err, u->err_size);
+        counters_add(&u->r->role[BERRY_ROLE_COMPARE], &u->prm->counters, &c0);
+        if (reversed) counters_add(&u->r->compare_reversed, &u->prm->counters, &c0);
+        u->r->comparisons += n;
+    }
+    for (int i = 0; i < n && s == BERRY_OK; i++) {
+        pyes[i] = NAN;  // too long to judge (BERRY_ELIMIT): the pair stays unknown, EBC copes
+        if (st[i] == BERRY_OK) pyes[i] = berry_ebc_p_yes(lp[2 * i], lp[2 * i + 1]);
+        else if (st[i] != BERRY_ELIMIT) s = st[i];  // an empty prompt: the error the lm wrote in ERR
+    }
+    for (int i = 0; prompts && i < n; i++) free(prompts[i]);
+    free(prompts);
+    free(rq);
+    free(lp);
+    free(st);
     return s;
 }
 
 // Compares node X with each node of OTHERS[0..n) in both orders (or X first only) and records both
-// directions of the preference. All (X, y) prompts come first: they share the prefix (question, X).
+// directions of the preference: one batched call with X first (the prompts share the prefix (question,
+// X), computed once), then one with X second (each prompt's prefix (question, other) is cached from the
+// other's own comparisons).
 static berry_status compare_with(run *u, int x, const int *others, int n) {
     berry_search_tree *t = &u->r->tree;
-    double *ab = malloc(sizeof *ab * ((size_t)n + 1));
-    if (!ab) return oom(u);
-    berry_status s = BERRY_OK;
-    for (int i = 0; i < n && s == BERRY_OK; i++) {
-        s = judge(u, t->node[x].solution, t->node[others[i]].solution, false, &ab[i]);
-        berry_search_set_judged(t, x, others[i], ab[i]);
-    }
+    if (n == 0) return BERRY_OK;
+    int *xs = malloc(sizeof *xs * (size_t)n);
+    double *ab = malloc(sizeof *ab * (size_t)n), *ba = malloc(sizeof *ba * (size_t)n);
+    berry_status s = xs && ab && ba ? BERRY_OK : oom(u);
+    for (int i = 0; i < n && s == BERRY_OK; i++) xs[i] = x;
+    if (s == BERRY_OK) s = judge(u, xs, others, n, false, ab);
+    for (int i = 0; i < n && s == BERRY_OK; i++) berry_search_set_judged(t, x, others[i], ab[i]);
+    if (s == BERRY_OK && !u->p->one_order) s = judge(u, others, xs, n, true, ba);
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         double pxy = ab[i];
         if (!u->p->one_order) {
-            double ba;
-            s = judge(u, t->node[others[i]].solution, t->node[x].solution, true, &ba);
-            if (s != BERRY_OK) break;
-            berry_search_set_judged(t, others[i], x, ba);
-            pxy = isnan(pxy) ? (isnan(ba) ? NAN : 1.0 - ba) : isnan(ba) ? pxy : berry_ebc_both_orders(pxy, ba);
+            berry_search_set_judged(t, others[i], x, ba[i]);
+            pxy = isnan(pxy) ? (isnan(ba[i]) ? NAN : 1.0 - ba[i]) : isnan(ba[i]) ? pxy : berry_ebc_both_orders(pxy, ba[i]);
         }
         berry_search_set_pref(t, x, others[i], pxy);
         berry_search_set_pref(t, others[i], x, isnan(pxy) ? NAN : 1.0 - pxy);
     }
+    free(xs);
     free(ab);
+    free(ba);
     return s;
 }
 
