@@ -92,31 +92,60 @@ static berry_eval_run_params greedy_params(berry_prompts *pp) {
     return rp;
 }
 
-TEST(eval_greedy_records_and_verdicts) {
-    berry_dataset *d = load_data();
-    CHECK(d && d->n == 5);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
+// What most tests here share: a dataset (the five problems unless told), the scripted fake lm replying
+// through REPLY (the canned replies and their script unless told), a prompt set, and greedy run
+// parameters over them. The fake points into the fixture, so a fixture stays where it was opened.
+typedef struct {
+    berry_dataset *d;
+    script sc;
+    fake_lm f;
+    berry_lm *lm;
     berry_prompts pp;
+    berry_eval_run_params rp;
     char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
+} fixture;
+
+// Opens FX: DATA (NULL: the five problems), prompts of KIND, replies from REPLY_FN with USER (NULL: the
+// canned replies with FX's script). False, with a line on stderr, when a part cannot be made.
+static bool fixture_open(fixture *fx, const char *data, berry_prompts_kind kind, fake_reply_fn reply_fn, void *user) {
+    memset(fx, 0, sizeof *fx);
+    fx->d = data ? berry_dataset_parse(data, strlen(data), "data", fx->err, sizeof fx->err) : load_data();
+    fx->f = (fake_lm){.reply = reply_fn ? reply_fn : reply, .user = reply_fn ? user : &fx->sc};
+    fx->lm = fake_lm_new(&fx->f);
+    bool prompts = berry_prompts_init(&fx->pp, kind, fx->err, sizeof fx->err) == BERRY_OK;
+    if (!fx->d || !fx->lm || !prompts) {
+        fprintf(stderr, "    fixture: %s\n", fx->err[0] ? fx->err : "out of memory");
+        return false;
+    }
+    fx->rp = greedy_params(&fx->pp);
+    return true;
+}
+
+static void fixture_close(fixture *fx) {
+    berry_prompts_free(&fx->pp);
+    berry_lm_free(fx->lm);
+    berry_dataset_free(fx->d);
+}
+
+TEST(eval_greedy_records_and_verdicts) {
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, NULL, NULL));
+    CHECK_EQ_INT(fx.d->n, 5);
     const char *path = results_path("greedy.jsonl");
     berry_eval_run_stats st;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(st.evaluated, 5);
     CHECK_EQ_INT(st.skipped, 0);
     // Batches of 2 problems: calls of 2, 2 and 1 requests, greedy.
-    CHECK_EQ_INT(f.n_generate, 3);
-    CHECK_EQ_INT(f.batch[0], 2);
-    CHECK_EQ_INT(f.batch[2], 1);
-    CHECK(f.temperature[0] == 0.0f);
+    CHECK_EQ_INT(fx.f.n_generate, 3);
+    CHECK_EQ_INT(fx.f.batch[0], 2);
+    CHECK_EQ_INT(fx.f.batch[2], 1);
+    CHECK(fx.f.temperature[0] == 0.0f);
 
     berry_result *r;
     size_t n;
     long good;
-    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, &good, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     static const char *const ids[] = {"p1", "p2", "p3", "p4", "p5"};
     static const char *const answers[] = {"5", "26", "\\frac{1}{2}", "3", NULL};
@@ -161,34 +190,25 @@ TEST(eval_greedy_records_and_verdicts) {
     CHECK(text && strstr(text, "accuracy   60.0%  (3/5)") && !strstr(text, "pass@"));
     free(text);
     text = berry_eval_summary_text(&s, true);
-    berry_json *js = text ? berry_json_parse(text, strlen(text), err, sizeof err) : NULL;
+    berry_json *js = text ? berry_json_parse(text, strlen(text), fx.err, sizeof fx.err) : NULL;
     CHECK(js);
     double acc = 0;
     CHECK(berry_json_num(berry_json_get(js, "accuracy"), &acc) && acc == 0.6);
     berry_json_free(js);
     free(text);
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 TEST(eval_resume_after_torn_line) {
-    berry_dataset *d = load_data();
-    CHECK(d);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.batch = 1;
-    rp.limit = 3;
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, NULL, NULL));
+    fx.rp.batch = 1;
+    fx.rp.limit = 3;
     const char *path = results_path("resume.jsonl");
     berry_eval_run_stats st;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
-    CHECK_EQ_INT(sc.requests, 3);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
+    CHECK_EQ_INT(fx.sc.requests, 3);
     // A kill while p4's record was being written: half a line, no newline.
     FILE *fp = fopen(path, "ab");
     CHECK(fp);
@@ -197,19 +217,19 @@ TEST(eval_resume_after_torn_line) {
     berry_result *r;
     size_t n;
     long good;
-    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, &good, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 3);
     berry_results_free(r, n);
     // The rerun over everything redoes p4 (torn) and p5 only, and cuts the torn line off.
-    rp.limit = 0;
-    sc.requests = 0;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    fx.rp.limit = 0;
+    fx.sc.requests = 0;
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(st.skipped, 3);
     CHECK_EQ_INT(st.evaluated, 2);
-    CHECK_EQ_INT(sc.requests, 2);
-    CHECK_STR(sc.seen[0], "p4");
-    CHECK_STR(sc.seen[1], "p5");
-    CHECK(berry_results_load(path, &r, &n, &good, err, sizeof err) == BERRY_OK);
+    CHECK_EQ_INT(fx.sc.requests, 2);
+    CHECK_STR(fx.sc.seen[0], "p4");
+    CHECK_STR(fx.sc.seen[1], "p5");
+    CHECK(berry_results_load(path, &r, &n, &good, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     for (int i = 0; i < 5; i++) {
         char id[16];
@@ -218,57 +238,46 @@ TEST(eval_resume_after_torn_line) {
     }
     berry_results_free(r, n);
     // A third run has nothing to do.
-    sc.requests = 0;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
-    CHECK_EQ_INT(sc.requests, 0);
+    fx.sc.requests = 0;
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
+    CHECK_EQ_INT(fx.sc.requests, 0);
     CHECK_EQ_INT(st.skipped, 5);
     // Another method into the same file is refused, naming both.
-    berry_eval_run_params other = rp;
+    berry_eval_run_params other = fx.rp;
     other.method = berry_eval_method_find("sample");
     other.opts.k = 4;
-    CHECK(berry_eval_run(lm, d, &other, path, &st, err, sizeof err) == BERRY_EINVAL);
-    CHECK(strstr(err, "greedy") && strstr(err, "sample"));
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    CHECK(berry_eval_run(fx.lm, fx.d, &other, path, &st, fx.err, sizeof fx.err) == BERRY_EINVAL);
+    CHECK(strstr(fx.err, "greedy") && strstr(fx.err, "sample"));
+    fixture_close(&fx);
 }
 
 TEST(eval_resume_after_model_failure) {
-    berry_dataset *d = load_data();
-    CHECK(d);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
-    real_vt = lm->vt;
-    fail_vt = *lm->vt;
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, NULL, NULL));
+    real_vt = fx.lm->vt;
+    fail_vt = *fx.lm->vt;
     fail_vt.generate = failing_generate;
     fail_id = "p4";
-    lm->vt = &fail_vt;
-    berry_prompts pp;
-    char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.batch = 1;
+    fx.lm->vt = &fail_vt;
+    fx.rp.batch = 1;
     const char *path = results_path("fail.jsonl");
     berry_eval_run_stats st;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_EIO);
-    CHECK(strstr(err, "the model died"));
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_EIO);
+    CHECK(strstr(fx.err, "the model died"));
     CHECK_EQ_INT(st.evaluated, 3);
     berry_result *r;
     size_t n;
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 3);
     berry_results_free(r, n);
-    lm->vt = real_vt;
-    sc.requests = 0;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
-    CHECK_EQ_INT(sc.requests, 2);
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    fx.lm->vt = real_vt;
+    fx.sc.requests = 0;
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
+    CHECK_EQ_INT(fx.sc.requests, 2);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 // A fake whose generate kills its own process (SIGKILL, as kill -9 would) when p4's request comes.
@@ -283,27 +292,20 @@ static berry_status dying_generate(berry_lm *lm, const berry_lm_request *reqs, i
 // the three records written before survive (each was flushed and fsync'd), and a rerun in this process
 // does p4 and p5 only and leaves the five records in dataset order.
 TEST(eval_resume_after_kill_9) {
-    berry_dataset *d = load_data();
-    CHECK(d);
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, NULL, NULL));
+    fx.rp.batch = 1;
     const char *path = results_path("kill9.jsonl");
     unlink(path);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        script sc = {0};
-        fake_lm f = {.reply = reply, .user = &sc};
-        berry_lm *lm = fake_lm_new(&f);
-        real_vt = lm->vt;
-        fail_vt = *lm->vt;
+        real_vt = fx.lm->vt;
+        fail_vt = *fx.lm->vt;
         fail_vt.generate = dying_generate;
-        lm->vt = &fail_vt;
-        berry_prompts pp;
-        char err[256];
-        berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err);
-        berry_eval_run_params rp = greedy_params(&pp);
-        rp.batch = 1;
-        berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err);
+        fx.lm->vt = &fail_vt;
+        berry_eval_run(fx.lm, fx.d, &fx.rp, path, NULL, fx.err, sizeof fx.err);
         _exit(0);  // not reached: p4 kills the process
     }
     int status = 0;
@@ -311,24 +313,18 @@ TEST(eval_resume_after_kill_9) {
     CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
     berry_result *r;
     size_t n;
-    char err[256];
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 3);
     berry_results_free(r, n);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.batch = 1;
+    // The child's fake and script were its own copies: this process's fixture has seen no request.
+    CHECK_EQ_INT(fx.sc.requests, 0);
     berry_eval_run_stats st;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(st.skipped, 3);
     CHECK_EQ_INT(st.evaluated, 2);
-    CHECK_STR(sc.seen[0], "p4");
-    CHECK_STR(sc.seen[1], "p5");
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK_STR(fx.sc.seen[0], "p4");
+    CHECK_STR(fx.sc.seen[1], "p5");
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 5);
     for (size_t i = 0; i < n; i++) {
         char id[32];
@@ -337,9 +333,7 @@ TEST(eval_resume_after_kill_9) {
     }
     CHECK(r[3].correct[0] && !r[4].correct[0]);  // p4 answers 3 (right), p5 has no answer
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 // Sample: three samples per problem, answers 7, 7, 3 whatever the problem; the reference of "q" is 3.
@@ -354,25 +348,19 @@ static char *reply_773(void *user, const char *prompt, const berry_sampling *s, 
 
 TEST(eval_sample_majority_is_not_an_oracle) {
     static const char *text = "{\"id\":\"q\",\"problem\":\"Pick a number.\",\"answer\":\"3\"}\n";
-    char err[256];
-    berry_dataset *d = berry_dataset_parse(text, strlen(text), "one", err, sizeof err);
-    CHECK(d);
     int count = 0;
-    fake_lm f = {.reply = reply_773, .user = &count};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.method = berry_eval_method_find("sample");
-    rp.opts.k = 3;
+    fixture fx;
+    CHECK(fixture_open(&fx, text, BERRY_PROMPTS_EMBEDDED, reply_773, &count));
+    fx.rp.method = berry_eval_method_find("sample");
+    fx.rp.opts.k = 3;
     const char *path = results_path("sample.jsonl");
-    CHECK(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK);
-    CHECK_EQ_INT(f.n_generate, 1);
-    CHECK_EQ_INT(f.batch[0], 3);
-    CHECK(f.temperature[0] == 0.8f);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, NULL, fx.err, sizeof fx.err) == BERRY_OK);
+    CHECK_EQ_INT(fx.f.n_generate, 1);
+    CHECK_EQ_INT(fx.f.batch[0], 3);
+    CHECK(fx.f.temperature[0] == 0.8f);
     berry_result *r;
     size_t n;
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     // 7 and 7.0 are one answer with two votes: the majority is sample 0, which is wrong; sample 2 is
     // right, so pass@3 (the oracle) is 1 while the method's accuracy and maj@3 are 0.
@@ -389,9 +377,7 @@ TEST(eval_sample_majority_is_not_an_oracle) {
     CHECK(t && strstr(t, "pass@3     100.0%  ORACLE"));
     free(t);
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 // Records built by hand; every figure below is computed in the comments.
@@ -503,30 +489,21 @@ TEST(eval_prompt_set_by_model_name) {
 }
 
 TEST(eval_instruct_prompt_goes_through_chat) {
-    berry_dataset *d = load_data();
-    CHECK(d);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_INSTRUCT, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.limit = 1;
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_INSTRUCT, NULL, NULL));
+    fx.rp.limit = 1;
     const char *path = results_path("instruct.jsonl");
-    CHECK(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     berry_result *r;
     size_t n;
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     // The fake's chat format: <system>...</><user>...</><assistant>.
     CHECK(r[0].prompt && !strncmp(r[0].prompt, "<system>", 8) && strstr(r[0].prompt, "\\boxed{}") &&
           strstr(r[0].prompt, "What is 2 + 3?"));
     CHECK(r[0].correct[0]);
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 // Self-consistency through the search module: each sample answers from a cycle 5, 5, 6, so the vote is 5.
@@ -542,23 +519,17 @@ static char *reply_sc(void *user, const char *prompt, const berry_sampling *s, i
 TEST(eval_search_method_sc) {
     const berry_eval_method *m = berry_eval_method_find("sc");
     if (!m) SKIP("no search methods registered");
-    berry_dataset *d = load_data();
-    CHECK(d);
     int count = 0;
-    fake_lm f = {.reply = reply_sc, .user = &count};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.method = m;
-    rp.opts.k = 3;
-    rp.limit = 1;
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, reply_sc, &count));
+    fx.rp.method = m;
+    fx.rp.opts.k = 3;
+    fx.rp.limit = 1;
     const char *path = results_path("sc.jsonl");
-    CHECKF(berry_eval_run(lm, d, &rp, path, NULL, err, sizeof err) == BERRY_OK, "%s", err);
+    CHECKF(berry_eval_run(fx.lm, fx.d, &fx.rp, path, NULL, fx.err, sizeof fx.err) == BERRY_OK, "%s", fx.err);
     berry_result *r;
     size_t n;
-    CHECK(berry_results_load(path, &r, &n, NULL, err, sizeof err) == BERRY_OK);
+    CHECK(berry_results_load(path, &r, &n, NULL, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(n, 1);
     CHECK_STR(r[0].method, "sc");
     CHECK_EQ_INT(r[0].budget, 3);
@@ -569,37 +540,26 @@ TEST(eval_search_method_sc) {
     CHECK_EQ_INT(r[0].tokens, 12);  // three samples of 4 words
     CHECK_EQ_INT(count, 3);
     berry_results_free(r, n);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
 
 TEST(eval_offset_and_limit_pick_the_range) {
-    berry_dataset *d = load_data();
-    CHECK(d);
-    script sc = {0};
-    fake_lm f = {.reply = reply, .user = &sc};
-    berry_lm *lm = fake_lm_new(&f);
-    berry_prompts pp;
-    char err[256];
-    CHECK(berry_prompts_init(&pp, BERRY_PROMPTS_EMBEDDED, err, sizeof err) == BERRY_OK);
-    berry_eval_run_params rp = greedy_params(&pp);
-    rp.offset = 1;
-    rp.limit = 3;
-    rp.batch = 8;
+    fixture fx;
+    CHECK(fixture_open(&fx, NULL, BERRY_PROMPTS_EMBEDDED, NULL, NULL));
+    fx.rp.offset = 1;
+    fx.rp.limit = 3;
+    fx.rp.batch = 8;
     const char *path = results_path("range.jsonl");
     berry_eval_run_stats st;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
     // p2, p3, p4 in one call of three requests.
-    CHECK_EQ_INT(f.n_generate, 1);
-    CHECK_EQ_INT(f.batch[0], 3);
-    CHECK_STR(sc.seen[0], "p2");
-    CHECK_STR(sc.seen[2], "p4");
+    CHECK_EQ_INT(fx.f.n_generate, 1);
+    CHECK_EQ_INT(fx.f.batch[0], 3);
+    CHECK_STR(fx.sc.seen[0], "p2");
+    CHECK_STR(fx.sc.seen[2], "p4");
     // An offset past the end evaluates nothing and is not an error.
-    rp.offset = 99;
-    CHECK(berry_eval_run(lm, d, &rp, path, &st, err, sizeof err) == BERRY_OK);
+    fx.rp.offset = 99;
+    CHECK(berry_eval_run(fx.lm, fx.d, &fx.rp, path, &st, fx.err, sizeof fx.err) == BERRY_OK);
     CHECK_EQ_INT(st.evaluated, 0);
-    berry_prompts_free(&pp);
-    berry_lm_free(lm);
-    berry_dataset_free(d);
+    fixture_close(&fx);
 }
