@@ -8,6 +8,7 @@
 #
 #   scripts/pprm_bias.sh              30 problems, SR-MCTS@8
 #   N=60 ROLLOUTS=16 scripts/pprm_bias.sh
+#   PRM=judge.gguf OUT=build/search_table_prm scripts/pprm_bias.sh   a separate PPRM judges (berry solve --prm)
 set -eu
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-models/berry-tiny.gguf}
@@ -15,17 +16,18 @@ OUT=${OUT:-build/search_table}
 N=${N:-30}
 ROLLOUTS=${ROLLOUTS:-8}
 BERRY=${BERRY:-./build/opt/berry}
+PRM=${PRM:-}
 command -v jq >/dev/null 2>&1 || { echo "pprm_bias.sh needs jq" >&2; exit 1; }
 SPLIT=$(ls "$OUT"/test_level*.jsonl 2>/dev/null | tail -n 1)
 [ -n "$SPLIT" ] || { echo "run scripts/search_table.sh first (it writes the split to $OUT)" >&2; exit 1; }
-T=$OUT/pprm_trees
+T=$OUT/pprm_trees${PRM:+_$(basename "$PRM" .gguf)}  # trees judged by another PPRM kept apart
 mkdir -p "$T"
 i=0
 head -n "$N" "$SPLIT" | while IFS= read -r line; do
     i=$((i + 1))
     [ -s "$T/$i.json" ] && continue
     printf '%s' "$line" | jq -r .problem > "$T/$i.txt"
-    "$BERRY" solve -q -t 1 -m "$MODEL" --method sr-mcts --rollouts "$ROLLOUTS" -s "$i" --json "$T/$i.tmp" -f "$T/$i.txt" > /dev/null
+    "$BERRY" solve -q -t 1 -m "$MODEL" ${PRM:+--prm "$PRM"} --method sr-mcts --rollouts "$ROLLOUTS" -s "$i" --json "$T/$i.tmp" -f "$T/$i.txt" > /dev/null
     printf '%s' "$line" | jq -c '{answer}' > "$T/$i.ref"
     jq -c --slurpfile ref "$T/$i.ref" '. + {reference: $ref[0].answer}' "$T/$i.tmp" > "$T/$i.json"
     rm -f "$T/$i.tmp"

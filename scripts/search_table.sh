@@ -8,6 +8,8 @@
 #   scripts/search_table.sh                  everything (resumes: finished results are kept)
 #   LIMIT=50 scripts/search_table.sh         the first 50 problems only
 #   MODEL=build/model/berry-tiny.gguf OUT=build/table2 scripts/search_table.sh
+#   scripts/search_table.sh --prm judge.gguf a separately trained PPRM judges the comparisons of rm@k
+#                                            and SR-MCTS (berry eval --prm); the policy does the rest
 #
 # The split is generated with the curriculum flags of scripts/make_model.sh (read from that script, so
 # the test problems are the ones the model was evaluated on and never trained on). The reference
@@ -18,6 +20,14 @@ MODEL=${MODEL:-models/berry-tiny.gguf}
 OUT=${OUT:-build/search_table}
 THREADS=${THREADS:-1}     # one thread each: on a shared 2-core machine a second spinning thread costs more than it gives
 LIMIT=${LIMIT:-0}
+PRM=${PRM:-}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --prm) [ $# -ge 2 ] || { echo "--prm needs a file" >&2; exit 1; }; PRM=$2; shift 2 ;;
+        *) echo "usage: scripts/search_table.sh [--prm FILE] (environment: MODEL OUT THREADS LIMIT BERRY)" >&2; exit 1 ;;
+    esac
+done
+[ -z "$PRM" ] || [ -s "$PRM" ] || { echo "no PPRM model at $PRM" >&2; exit 1; }
 command -v jq >/dev/null 2>&1 || { echo "search_table.sh needs jq (apt-get install jq)" >&2; exit 1; }
 [ -x "${BERRY:-./build/opt/berry}" ] || { echo "build ./build/opt/berry first (make)" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -40,17 +50,19 @@ HARD=${LEVELS#*-}
 SPLIT=$OUT/test_level$HARD.jsonl
 jq -c --argjson h "$HARD" 'select(.level == $h) | {id, problem: .question, answer: .final}' "$D/test_problems.jsonl" > "$SPLIT"
 N=$(wc -l < "$SPLIT")
-log "model $MODEL; $N test problems of level $HARD (levels $LEVELS); limit ${LIMIT} (0: all); $THREADS thread(s)"
+log "model $MODEL; judge ${PRM:-the policy}; $N test problems of level $HARD (levels $LEVELS); limit ${LIMIT} (0: all); $THREADS thread(s)"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 
-# NAME METHOD K [FLAGS...]: one results file per row; a rerun skips the problems already there.
+# NAME METHOD K [FLAGS...]: one results file per row; a rerun skips the problems already there. The
+# methods that ask the PPRM (bon, sr-mcts) get --prm when one is given.
 run() {
     name=$1 method=$2 k=$3
     shift 3
-    log "$name"
+    case $method in bon|sr-mcts) [ -z "$PRM" ] || set -- --prm "$PRM" "$@" ;; esac
+    log "$name $*"
     "$BERRY" eval -q -m "$MODEL" --data "$SPLIT" -o "$OUT/$name.jsonl" --method "$method" -k "$k" \
         --limit "$LIMIT" -t "$THREADS" "$@" > "$OUT/$name.summary.txt"
 }
@@ -70,7 +82,7 @@ run mctsr32 mctsr 32
 run srmcts32 sr-mcts 32
 T1=$(date +%s)
 
-echo "## $START — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), berry $REV"
+echo "## $START — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), judge ${PRM:-the policy}$([ -n "$PRM" ] && echo " ($(sha256sum "$PRM" | cut -c1-12))"), berry $REV"
 echo
 echo "Level $HARD of the test split ($N problems$( [ "$LIMIT" -gt 0 ] && echo ", the first $LIMIT")), \`scripts/search_table.sh\`, $THREADS thread(s);"
 echo "this invocation $((T1 - T0)) s wall (rows already in $OUT are not rerun); load average $LOAD0 at its start,"
