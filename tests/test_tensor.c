@@ -618,17 +618,17 @@ TEST(tensor_vec_dots_wsum_match_double) {
 }
 
 // berry_matmul_packed_n (one activation quantization, one dispatch for several weights) gives bit for
-// bit what one berry_matmul_packed per weight gives, for a mix of q4_0, q8_0 and f16 weights of
+// bit what one berry_matmul_packed per weight gives, for a mix of q4_0, q8_0, f16 and q5_0 weights of
 // different heights, decode and batch rows, one and three threads.
 TEST(tensor_matmul_packed_n_equals_one_by_one) {
     berry_rng r;
     berry_rng_seed(&r, 29, 0);
     berry_pool *pool = berry_pool_create(3);
-    berry_type types[3] = {BERRY_TYPE_Q4_0, BERRY_TYPE_Q8_0, BERRY_TYPE_F16};
-    int64_t k = 32 * 7, ms[3] = {13, 8, 29};
+    berry_type types[4] = {BERRY_TYPE_Q4_0, BERRY_TYPE_Q8_0, BERRY_TYPE_F16, BERRY_TYPE_Q5_0};
+    int64_t k = 32 * 7, ms[4] = {13, 8, 29, 11};
     int rows_list[3] = {1, 5, 30};
-    uint8_t *w[3], *wp[3];
-    for (int i = 0; i < 3; i++) {
+    uint8_t *w[4], *wp[4];
+    for (int i = 0; i < 4; i++) {
         size_t rs = berry_row_size(types[i], k);
         w[i] = berry_calloc(rs * (size_t)ms[i], 1);
         for (int64_t c = 0; c < ms[i]; c++) random_weights(&r, types[i], w[i] + (size_t)c * rs, k);
@@ -639,19 +639,19 @@ TEST(tensor_matmul_packed_n_equals_one_by_one) {
         for (int pi = 0; pi < 2; pi++) {
             int rows = rows_list[ri];
             berry_pool *p = pi ? pool : NULL;
-            float *x = berry_calloc((size_t)rows * (size_t)k, 4), *y1[3], *y2[3];
+            float *x = berry_calloc((size_t)rows * (size_t)k, 4), *y1[4], *y2[4];
             random_floats(&r, x, rows * k, 1.0f);
             uint8_t *scratch = berry_calloc(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, rows, k), 1);
-            berry_mm_w ops[3];
-            for (int i = 0; i < 3; i++) {
+            berry_mm_w ops[4];
+            for (int i = 0; i < 4; i++) {
                 y1[i] = berry_calloc((size_t)rows * (size_t)ms[i], 4);
                 y2[i] = berry_calloc((size_t)rows * (size_t)ms[i], 4);
                 berry_matmul_packed(p, types[i], wp[i], x, y1[i], rows, k, ms[i], scratch);
                 for (size_t e = 0; e < (size_t)rows * (size_t)ms[i]; e++) y2[i][e] = NAN;   // every output must be written
                 ops[i] = (berry_mm_w){.type = types[i], .wp = wp[i], .m = ms[i], .y = y2[i]};
             }
-            berry_matmul_packed_n(p, 3, ops, x, rows, k, scratch);
-            for (int i = 0; i < 3; i++) {
+            berry_matmul_packed_n(p, 4, ops, x, rows, k, scratch);
+            for (int i = 0; i < 4; i++) {
                 CHECKF(memcmp(y1[i], y2[i], (size_t)rows * (size_t)ms[i] * 4) == 0, "%s rows=%d threads=%d: fused differs",
                        berry_type_get(types[i])->name, rows, berry_pool_size(p));
                 double norm = 0;
@@ -663,6 +663,6 @@ TEST(tensor_matmul_packed_n_equals_one_by_one) {
             berry_free(x);
             berry_free(scratch);
         }
-    for (int i = 0; i < 3; i++) { berry_free(w[i]); berry_free(wp[i]); }
+    for (int i = 0; i < 4; i++) { berry_free(w[i]); berry_free(wp[i]); }
     berry_pool_free(pool);
 }

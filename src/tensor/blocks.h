@@ -70,9 +70,12 @@ typedef void (*berry_panel_fn)(int q4, const uint8_t *w, size_t ws, int nc, int6
 // Weights repacked once at load (berry_repack): panels of 8 rows, and per block of 32 values the 8
 // rows' f16 scales (16 bytes) then their values interleaved in 4-byte groups, 32 bytes a vector:
 // q4_0 4 vectors (vector v, lane c: row c's qs[4v..4v+3], whose low nibbles are values 4v..4v+3 and
-// high nibbles 16+4v..16+4v+3), q8_0 8 vectors (vector s, lane c: row c's values 4s..4s+3). The same
-// bytes as the GGUF blocks, in the order the panel kernels read them.
-#define BERRY_PK_BYTES(q4) ((q4) ? 16 + 128 : 16 + 256)
+// high nibbles 16+4v..16+4v+3), q8_0 8 vectors (vector s, lane c: row c's values 4s..4s+3). q5_0 (Q4
+// 2): q4_0's 4 vectors of low nibbles, then the fifth bits as 8 words of 32 bits, word 4h + v for the
+// values of vector v's low (h 0) or high (h 1) nibbles: bit 4c + i is row c's bit of value 16h + 4v + i
+// (as each lane's 4 bytes of that vector, one bit per byte). The same bits as the GGUF blocks, in the
+// order the panel kernels read them.
+#define BERRY_PK_BYTES(q4) ((q4) == 2 ? 16 + 128 + 32 : (q4) ? 16 + 128 : 16 + 256)
 // For every activation row r in [r0, r1): Y[r * ldy + c] = (or += when ADD) the partial dot of packed
 // panel P (8 weight rows, of which nc are real) over blocks [b0, b0 + nbs).
 typedef void (*berry_panel_pk_fn)(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x,

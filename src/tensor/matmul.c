@@ -168,6 +168,11 @@ static void panel_pk_ref(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, 
                     if (q4) {
                         uint8_t byte = B[16 + 32 * ((j % 16) / 4) + 4 * c + j % 4];
                         wv = (j < 16 ? byte & 0xF : byte >> 4) - 8;
+                        if (q4 == 2) {
+                            uint32_t hw;
+                            memcpy(&hw, B + 16 + 128 + 4 * (4 * (j / 16) + (j % 16) / 4), 4);
+                            wv += (int)((hw >> (4 * c + j % 4)) & 1) * 16 - 8;
+                        }
                     } else {
                         wv = (int8_t)B[16 + 32 * (j / 4) + 4 * c + j % 4];
                     }
@@ -317,7 +322,7 @@ static kernel_set pick(berry_type t) {
         if (!k.quant) k.quant = q;
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
-        if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0)) k.panel_pk = K->panel_pk;
+        if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.panel_pk = K->panel_pk;
         if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
         if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) {
             k.matvec = K->matvec_q8;
@@ -573,14 +578,17 @@ void berry_matmul(berry_pool *pool, berry_type t, const void *w, const float *x,
 
 // ---- repacked weights ----------------------------------------------------------------------------
 
+// The repacked layout's kind (blocks.h BERRY_PK_BYTES): 0 q8_0, 1 q4_0, 2 q5_0.
+static int pk_kind(berry_type t) { return t == BERRY_TYPE_Q4_0 ? 1 : t == BERRY_TYPE_Q5_0 ? 2 : 0; }
+
 size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
     if (t == BERRY_TYPE_F16 && k > 0 && m > 0) {
         size_t total;
         if (__builtin_mul_overflow((size_t)((m + 15) / 16), BERRY_PKF_BYTES(k), &total)) return 0;
         return total;
     }
-    if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
-    size_t panels = (size_t)((m + 7) / 8), per = (size_t)(k / 32) * BERRY_PK_BYTES(t == BERRY_TYPE_Q4_0), total;
+    if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q5_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
+    size_t panels = (size_t)((m + 7) / 8), per = (size_t)(k / 32) * BERRY_PK_BYTES(pk_kind(t)), total;
     if (__builtin_mul_overflow(panels, per, &total)) return 0;
     return total;
 }
@@ -605,10 +613,11 @@ static void repack_panels_f16(repack_job *j, int ith, int nth) {
 static void repack_panels(void *ctx, int ith, int nth) {
     repack_job *j = ctx;
     if (j->t == BERRY_TYPE_F16) { repack_panels_f16(j, ith, nth); return; }
-    int q4 = j->t == BERRY_TYPE_Q4_0;
+    int kind = pk_kind(j->t), q4 = kind != 0;
     int64_t nb = j->k / 32;
-    size_t bs = q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0), ws = (size_t)nb * bs;
-    size_t pb = BERRY_PK_BYTES(q4), nq = q4 ? 16 : 32;
+    size_t bs = kind == 2 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
+    size_t ws = (size_t)nb * bs, pb = BERRY_PK_BYTES(kind), nq = q4 ? 16 : 32;
+    size_t qs = kind == 2 ? 6 : 2;   // the values' offset in a block: after d (and q5_0's 4 bytes of fifth bits)
     int b, e;
     berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
     for (int p = b; p < e; p++) {
@@ -621,7 +630,18 @@ static void repack_panels(void *ctx, int ith, int nth) {
                 if (row >= j->m) break;
                 const uint8_t *src = j->w + (size_t)row * ws + (size_t)blk * bs;
                 memcpy(B + 2 * c, src, 2);
-                for (size_t g = 0; g < nq / 4; g++) memcpy(B + 16 + 32 * g + 4 * (size_t)c, src + 2 + 4 * g, 4);
+                for (size_t g = 0; g < nq / 4; g++) memcpy(B + 16 + 32 * g + 4 * (size_t)c, src + qs + 4 * g, 4);
+                if (kind == 2) {
+                    uint32_t qh, w;
+                    memcpy(&qh, src + 2, 4);
+                    for (int h = 0; h < 2; h++)
+                        for (int v = 0; v < 4; v++) {
+                            uint8_t *word = B + 16 + 128 + 4 * (4 * h + v);
+                            memcpy(&w, word, 4);
+                            w |= ((qh >> (16 * h + 4 * v)) & 0xFu) << (4 * c);
+                            memcpy(word, &w, 4);
+                        }
+                }
             }
         }
     }
@@ -662,7 +682,7 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
         mj.j[i].xa = scratch;
         mj.j[i].xstride = xstride;
         mj.j[i].packed = 3;
-        mj.j[i].q4 = t == BERRY_TYPE_Q4_0;
+        mj.j[i].q4 = pk_kind(t);
         mj.j[i].act = act;
     }
     if (quantized) {

@@ -543,7 +543,7 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
     }
 }
 
-// ---- repacked q4_0 / q8_0 weights (blocks.h: BERRY_PK_BYTES) --------------------------------------
+// ---- repacked q4_0 / q5_0 / q8_0 weights (blocks.h: BERRY_PK_BYTES) -----------------------------------
 // The layout of pack_q8's panels, made once at load: no packing per call, so decode reads the weights
 // once with no per-block horizontal sums (q4_0's nibbles are unpacked with an and and a shift per
 // vector of 8 rows), and batched decode and prefill skip the packing.
@@ -552,7 +552,7 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
 INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_act_q8 *x, int r, float *y,
                     size_t ldy, int nc, int add, const int NR) {
     const size_t pb = BERRY_PK_BYTES(q4);
-    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), b5 = _mm256_set1_epi8(0x10);
     __m256 acc[6];
     const uint8_t *xr[6];
     for (int i = 0; i < NR; i++) { acc[i] = _mm256_setzero_ps(); xr[i] = x->q + (size_t)(r + i) * x->stride; }
@@ -565,10 +565,10 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
             _mm_prefetch((const char *)(B + 4 * pb + 192), _MM_HINT_T0);
             _mm_prefetch((const char *)(B + 4 * pb + 256), _MM_HINT_T0);
         }
-        __m256i sum[6];
+        __m256i sum[6], part[6];
         const uint8_t *xq[6];
         for (int i = 0; i < NR; i++) {
-            sum[i] = _mm256_setzero_si256();
+            sum[i] = part[i] = _mm256_setzero_si256();
             xq[i] = xr[i] + (size_t)b * sizeof(berry_block_q8_0) + 2;
         }
         if (q4) {
@@ -576,6 +576,11 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
             for (int v = 0; v < 4; v++) {
                 __m256i V = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * v));
                 __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
+                if (q4 == 2) {
+                    // q5_0's fifth bits (blocks.h), one per byte of the two vectors.
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(bits_to_bytes(B + 144 + 4 * v), b5));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(bits_to_bytes(B + 144 + 16 + 4 * v), b5));
+                }
                 for (int i = 0; i < NR; i++) {
                     int32_t a, h;
                     memcpy(&a, xq[i] + 4 * v, 4);
@@ -583,6 +588,13 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
                     sum[i] = _mm256_add_epi16(sum[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)),
                                                                        _mm256_maddubs_epi16(hi, _mm256_set1_epi32(h))));
                 }
+                // q5_0's pair sums reach 2 * 31 * 127: four of them fit in int16, so half-way through
+                // the block they move to int32.
+                if (q4 == 2 && v == 1)
+                    for (int i = 0; i < NR; i++) {
+                        part[i] = _mm256_madd_epi16(sum[i], ones);
+                        sum[i] = _mm256_setzero_si256();
+                    }
             }
         } else {
 #pragma GCC unroll 1
@@ -600,7 +612,9 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
         for (int i = 0; i < NR; i++) {
             size_t xi = (size_t)(r + i) * (size_t)x->nb + (size_t)b;
             __m256i s32 = sum[i];
-            if (q4) s32 = _mm256_sub_epi32(_mm256_madd_epi16(s32, ones), _mm256_set1_epi32(x->s8[xi]));
+            if (q4 == 2) s32 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_madd_epi16(s32, ones), part[i]),
+                                                _mm256_set1_epi32(2 * x->s8[xi]));
+            else if (q4) s32 = _mm256_sub_epi32(_mm256_madd_epi16(s32, ones), _mm256_set1_epi32(x->s8[xi]));
             acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x->d[xi])), _mm256_cvtepi32_ps(s32), acc[i]);
         }
     }
@@ -610,7 +624,10 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
 static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0, int r1,
                      float *y, size_t ldy, int add) {
     int r = r0;
-    if (q4) {
+    if (q4 == 2) {
+        for (; r + 4 <= r1; r += 4) pk_rows(2, p, b0, nbs, x, r, y, ldy, nc, add, 4);
+        for (; r < r1; r++) pk_rows(2, p, b0, nbs, x, r, y, ldy, nc, add, 1);
+    } else if (q4) {
         for (; r + 4 <= r1; r += 4) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 4);
         for (; r < r1; r++) pk_rows(1, p, b0, nbs, x, r, y, ldy, nc, add, 1);
     } else {
