@@ -10,6 +10,8 @@
 #   MODEL=build/model/berry-tiny.gguf OUT=build/table2 scripts/search_table.sh
 #   scripts/search_table.sh --prm judge.gguf a separately trained PPRM judges the comparisons of rm@k
 #                                            and SR-MCTS (berry eval --prm); the policy does the rest
+#   ROWS="greedy maj8 maj16" scripts/search_table.sh   only these rows (the others' files are kept and
+#                                            reported when present), e.g. the rows without a judge ahead
 #
 # The split is generated with the curriculum flags of scripts/make_model.sh (read from that script, so
 # the test problems are the ones the model was evaluated on and never trained on). The reference
@@ -21,6 +23,7 @@ OUT=${OUT:-build/search_table}
 THREADS=${THREADS:-1}     # one thread each: on a shared 2-core machine a second spinning thread costs more than it gives
 LIMIT=${LIMIT:-0}
 PRM=${PRM:-}
+ROWS=${ROWS:-all}
 while [ $# -gt 0 ]; do
     case $1 in
         --prm) [ $# -ge 2 ] || { echo "--prm needs a file" >&2; exit 1; }; PRM=$2; shift 2 ;;
@@ -61,6 +64,7 @@ REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 run() {
     name=$1 method=$2 k=$3
     shift 3
+    case " $ROWS " in " all "|*" $name "*) ;; *) return 0 ;; esac
     case $method in bon|sr-mcts) [ -z "$PRM" ] || set -- --prm "$PRM" "$@" ;; esac
     log "$name $*"
     "$BERRY" eval -q -m "$MODEL" --data "$SPLIT" -o "$OUT/$name.jsonl" --method "$method" -k "$k" \
@@ -90,7 +94,9 @@ echo "$(cut -d' ' -f1-3 /proc/loadavg) at its end. sc = maj@k (self-consistency)
 echo "through EBC), refine = k rounds of self-refine; s / problem is the model's wall time."
 echo
 F=
-for r in greedy maj8 maj16 maj32 rm8 refine8 mctsr8 mctsr16 mctsr32 srmcts8 srmcts16 srmcts32; do F="$F $OUT/$r.jsonl"; done
+for r in greedy maj8 maj16 maj32 rm8 refine8 mctsr8 mctsr16 mctsr32 srmcts8 srmcts16 srmcts32; do
+    if [ -s "$OUT/$r.jsonl" ]; then F="$F $OUT/$r.jsonl"; fi
+done
 # sc is maj@k, bon is rm@k: the report names methods as berry eval does.
 "$BERRY" eval report $F --svg "$OUT/report.svg" 2>/dev/null
 echo
@@ -99,6 +105,7 @@ echo
 echo "| run | prompt tokens | evaluated | ratio |"
 echo "|---|---:|---:|---:|"
 for r in srmcts8-nocache srmcts8-page16 srmcts8; do
+    [ -s "$OUT/$r.jsonl" ] || continue
     "$BERRY" eval report --json "$OUT/$r.jsonl" | jq -r --arg r "$r" \
         '.[0] | "| \($r) | \(.prompt_tokens) | \(.prompt_tokens_evaluated) | \(if .prompt_tokens_evaluated > 0 then (.prompt_tokens / .prompt_tokens_evaluated * 100 | round / 100) else "-" end) |"'
 done
