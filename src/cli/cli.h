@@ -22,4 +22,12 @@ bool berry_cli_float(const char *flag, const char *s, double lo, double hi, doub
 // The embedded model's path: $BERRY_MODEL_DIR or the models/ folder the binary was built with.
 const char *berry_cli_models_dir(void);
 
+// The embedded model's own PPRM, BERRY_EMBEDDED_PRM_FILE in berry_cli_models_dir(), for the search's
+// compare role: its path (written to BUF) when MODEL is the embedded model (NULL, or a path to the same
+// file as the models folder's berry-tiny.gguf) and the PPRM file is readable; NULL otherwise.
+#include <stddef.h>
+#define BERRY_EMBEDDED_MODEL_FILE "berry-tiny.gguf"
+#define BERRY_EMBEDDED_PRM_FILE "berry-tiny-prm.gguf"
+const char *berry_cli_embedded_prm(const char *model, char *buf, size_t size);
+
 #endif

@@ -251,6 +251,10 @@ static int cmd_eval(int argc, char **argv) {
                                 .no_prefix_cache = so.no_prefix_cache, .kv_page_tokens = so.kv_page};
     berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
     if (!lm) { berry_dataset_free(ds); return berry_cli_error("%s: %s", model, err); }
+    // The embedded model's comparisons go to its own PPRM (models/berry-tiny-prm.gguf) unless --prm names
+    // another (an adapter given with --lora is the policy's, so it keeps the policy's judging).
+    char prm_buf[4096];
+    if (!so.prm_path && !lora) so.prm_path = berry_cli_embedded_prm(model, prm_buf, sizeof prm_buf);
     if (so.prm_path) {
         lp.model_path = so.prm_path;
         lp.lora_path = NULL;

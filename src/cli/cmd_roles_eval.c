@@ -15,6 +15,7 @@
 #include "lm/lm_local.h"
 #include "math/extract.h"
 #include "math/grade.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static bool correct(const char *text, const char *reference) {
 
 typedef struct {
     berry_lm *lm;
+    berry_lm *prm;          // the compare role's model (the same as LM without --prm)
     int batch;             // requests per generate call
     int max_tokens;
     berry_json_writer *js;  // per-item records, when --json
@@ -269,37 +271,83 @@ done:
 }
 
 // PPRM: the compare file holds both orders of each (correct, flawed) pair; completion "Yes" when A is
-// the correct one. The verdict is P(Yes) > P(No), read as the scores of the two one-token answers.
+// the correct one. The verdict is P(Yes) > P(No), read as the scores of the two one-token answers. Also
+// reported: the verdict averaged over both orders as the search asks it (P(correct > flawed) =
+// (P(Yes | correct first) + P(No | correct second)) / 2 > 1/2), and every figure per flaw type.
+#define MAX_FLAWS 8
 static int eval_compare(ctx *c, const recs *v, int n_per_level, FILE *o, berry_json_writer *w) {
     char err[512];
     int *idx = malloc((size_t)v->n * sizeof *idx);
     if (!idx) return berry_cli_error("out of memory");
     int m = pick(v, 2 * n_per_level, NULL, idx);
-    long good[2] = {0}, n[2] = {0}, both = 0, pairs = 0;
+    // Row 0: all pairs; rows 1..: one per flaw type, in order of first appearance.
+    const char *fname[MAX_FLAWS + 1] = {"all"};
+    long good[MAX_FLAWS + 1][2] = {{0}}, n[MAX_FLAWS + 1][2] = {{0}}, both[MAX_FLAWS + 1] = {0},
+         avg[MAX_FLAWS + 1] = {0}, pairs[MAX_FLAWS + 1] = {0};
+    int nf = 1;
     const char *conts[2] = {BERRY_ROLE_YES, BERRY_ROLE_NO};
     bool prev_ok = false;
+    double prev_p = 0;
     berry_progress_start(&c->pr, "compare", m);
     for (int i = 0; i < m; i++) {
         const rec *r = &v->r[idx[i]];
         double lp[2];
-        if (berry_lm_score(c->lm, r->prompt, conts, 2, lp, err, sizeof err) != BERRY_OK) { free(idx); return berry_cli_error("%s", err); }
+        if (berry_lm_score(c->prm, r->prompt, conts, 2, lp, err, sizeof err) != BERRY_OK) { free(idx); return berry_cli_error("%s", err); }
         int want_yes = !strcmp(r->completion, BERRY_ROLE_YES), ord = want_yes ? 0 : 1;
         bool ok = (lp[0] > lp[1]) == (bool)want_yes;
-        n[ord]++, good[ord] += ok;
+        double p_yes = 1.0 / (1.0 + exp(lp[1] - lp[0]));
+        const char *fl = r->flaw ? r->flaw : "?";
+        int f = 1;
+        while (f < nf && strcmp(fname[f], fl)) f++;
+        if (f == nf) {
+            if (nf <= MAX_FLAWS) fname[nf++] = fl;
+            else f = -1;  // more flaw types than rows: counted in "all" only
+        }
+        for (int row = 0; row < 2; row++) {
+            int k = row ? f : 0;
+            if (k < 0) continue;
+            n[k][ord]++, good[k][ord] += ok;
+        }
         // Pairs are written as two consecutive records (A correct, then B correct).
-        if (ord == 1 && i > 0 && idx[i - 1] == idx[i] - 1) pairs++, both += ok && prev_ok;
-        prev_ok = ok;
+        if (ord == 1 && i > 0 && idx[i - 1] == idx[i] - 1) {
+            bool avg_ok = (prev_p + (1.0 - p_yes)) / 2 > 0.5;
+            for (int row = 0; row < 2; row++) {
+                int k = row ? f : 0;
+                if (k < 0) continue;
+                pairs[k]++, both[k] += ok && prev_ok, avg[k] += avg_ok;
+            }
+        }
+        prev_ok = ok, prev_p = p_yes;
         if (i % 16 == 0) berry_progress_update(&c->pr, i, NULL);
     }
     berry_progress_end(&c->pr, m, NULL);
     free(idx);
     fprintf(o, "compare (PPRM), P(Yes) > P(No) exactly when A is the correct solution:\n");
-    pct(o, "correct solution shown first (A)", good[0], n[0]);
-    pct(o, "correct solution shown second (B)", good[1], n[1]);
-    pct(o, "both orders right", both, pairs);
-    js_rate(w, "compare_correct_first", good[0], n[0]);
-    js_rate(w, "compare_correct_second", good[1], n[1]);
-    js_rate(w, "compare_both_orders", both, pairs);
+    pct(o, "correct solution shown first (A)", good[0][0], n[0][0]);
+    pct(o, "correct solution shown second (B)", good[0][1], n[0][1]);
+    pct(o, "both orders right", both[0], pairs[0]);
+    pct(o, "averaged over both orders (search)", avg[0], pairs[0]);
+    fprintf(o, "  per flaw: first / second / both / averaged\n");
+    for (int k = 1; k < nf; k++)
+        fprintf(o, "    %-12s %5.1f%% / %5.1f%% / %5.1f%% / %5.1f%%  (%ld pairs)\n", fname[k],
+                n[k][0] ? 100.0 * good[k][0] / n[k][0] : 0.0, n[k][1] ? 100.0 * good[k][1] / n[k][1] : 0.0,
+                pairs[k] ? 100.0 * both[k] / pairs[k] : 0.0, pairs[k] ? 100.0 * avg[k] / pairs[k] : 0.0, pairs[k]);
+    js_rate(w, "compare_correct_first", good[0][0], n[0][0]);
+    js_rate(w, "compare_correct_second", good[0][1], n[0][1]);
+    js_rate(w, "compare_both_orders", both[0], pairs[0]);
+    js_rate(w, "compare_averaged", avg[0], pairs[0]);
+    berry_json_key(w, "compare_by_flaw");
+    berry_json_begin_object(w);
+    for (int k = 1; k < nf; k++) {
+        berry_json_key(w, fname[k]);
+        berry_json_begin_object(w);
+        js_rate(w, "correct_first", good[k][0], n[k][0]);
+        js_rate(w, "correct_second", good[k][1], n[k][1]);
+        js_rate(w, "both_orders", both[k], pairs[k]);
+        js_rate(w, "averaged", avg[k], pairs[k]);
+        berry_json_end_object(w);
+    }
+    berry_json_end_object(w);
     return 0;
 }
 
@@ -417,6 +465,8 @@ static void usage(FILE *f) {
             "  rewrite   a rewrite from a flawed solution and its critique has the right answer\n"
             "  selfeval  the sign of the score agrees with the solution's correctness\n\n"
             "  -m, --model FILE  GGUF model\n"
+            "  --prm FILE        a separate GGUF model for the compare role (the PPRM; default: -m's)\n"
+            "  --prm-lora FILE   a LoRA adapter applied to the compare role's model\n"
             "  --data DIR        curriculum folder\n"
             "  --split S         test (default), dev or train\n"
             "  --roles LIST      comma-separated subset of solve,compare,critique,rewrite,selfeval (default all)\n"
@@ -433,7 +483,7 @@ static void usage(FILE *f) {
 }
 
 static int cmd_roles_eval(int argc, char **argv) {
-    const char *model = NULL, *dir = NULL, *split = "test", *roles = "solve,compare,critique,rewrite,selfeval", *json = NULL;
+    const char *model = NULL, *prm_model = NULL, *prm_lora = NULL, *dir = NULL, *split = "test", *roles = "solve,compare,critique,rewrite,selfeval", *json = NULL;
     long n_solve = 100, n_roles = 40, samples = 16, seed = 1, threads = 0, batch = 64, sc_level = -1;
     double temp = 0.8;
     for (int i = 1; i < argc; i++) {
@@ -443,6 +493,8 @@ static int cmd_roles_eval(int argc, char **argv) {
         const char *v = argv[++i];
         bool ok = true;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--prm")) prm_model = v;
+        else if (!strcmp(a, "--prm-lora")) prm_lora = v;
         else if (!strcmp(a, "--data")) dir = v;
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--roles")) roles = v;
@@ -465,17 +517,33 @@ static int cmd_roles_eval(int argc, char **argv) {
     berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = 1024};
     berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err);
     if (!lm) return berry_cli_error("%s", err);
+    berry_lm *prm = lm;
+    if (prm_model || prm_lora) {
+        berry_lm_local_params pp = lp;
+        if (prm_model) pp.model_path = prm_model;
+        pp.lora_path = prm_lora;
+        if (!(prm = berry_lm_local_open(&pp, err, sizeof err))) {
+            berry_lm_free(lm);
+            return berry_cli_error("%s: %s", prm_model ? prm_model : prm_lora, err);
+        }
+    }
     berry_json_writer items, w;
     berry_json_writer_init(&items);
     berry_json_writer_init(&w);
     berry_json_begin_array(&items);
     berry_json_begin_object(&w);
     berry_json_key(&w, "model"); berry_json_write_str(&w, model);
+    if (prm != lm) {
+        berry_json_key(&w, "prm"); berry_json_write_str(&w, prm_model ? prm_model : model);
+        if (prm_lora) { berry_json_key(&w, "prm_lora"); berry_json_write_str(&w, prm_lora); }
+    }
     berry_json_key(&w, "split"); berry_json_write_str(&w, split);
-    ctx c = {.lm = lm, .batch = (int)batch, .max_tokens = 320, .js = json ? &items : NULL};
+    ctx c = {.lm = lm, .prm = prm, .batch = (int)batch, .max_tokens = 320, .js = json ? &items : NULL};
     double t0 = berry_now();
     int rc = 0;
     printf("berry roles-eval: %s on the %s split of %s\n", model, split, dir);
+    if (prm != lm) printf("  compare role (PPRM): %s%s%s\n", prm_model ? prm_model : model, prm_lora ? " + adapter " : "",
+                          prm_lora ? prm_lora : "");
     const char *names[5] = {"solve", "compare", "critique", "rewrite", "selfeval"};
     for (int k = 0; k < 5 && !rc; k++) {
         // ROLES is a comma-separated list: match whole names only.
@@ -491,7 +559,8 @@ static int cmd_roles_eval(int argc, char **argv) {
         if (!on) continue;
         recs v = {0};
         double t = berry_now();
-        int64_t gen0 = lm->counters.tokens_generated, pe0 = lm->counters.prompt_tokens_evaluated;
+        berry_lm *cl = k == 1 ? prm : lm;  // the counters of the model that plays this role
+        int64_t gen0 = cl->counters.tokens_generated, pe0 = cl->counters.prompt_tokens_evaluated;
         rc = load(dir, split, k == 0 ? "problems" : names[k], &v);
         if (!rc) {
             if (k == 0) rc = eval_solve(&c, &v, (int)n_solve, (int)samples, (int)sc_level, (float)temp, (uint64_t)seed, stdout, &w);
@@ -502,7 +571,7 @@ static int cmd_roles_eval(int argc, char **argv) {
         }
         if (!rc)
             printf("  [%s: %.1f s, %lld prompt tokens evaluated, %lld generated]\n", names[k], berry_now() - t,
-                   (long long)(lm->counters.prompt_tokens_evaluated - pe0), (long long)(lm->counters.tokens_generated - gen0));
+                   (long long)(cl->counters.prompt_tokens_evaluated - pe0), (long long)(cl->counters.tokens_generated - gen0));
         fflush(stdout);
         recs_free(&v);
     }
@@ -525,6 +594,7 @@ static int cmd_roles_eval(int argc, char **argv) {
     }
     berry_json_writer_free(&items);
     berry_json_writer_free(&w);
+    if (prm != lm) berry_lm_free(prm);
     berry_lm_free(lm);
     return rc;
 }

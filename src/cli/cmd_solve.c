@@ -10,14 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-// The embedded model, in berry_cli_models_dir(). It is trained by berry on its synthetic curriculum
-// and uses the embedded role formats.
-#define BERRY_EMBEDDED_MODEL_FILE "berry-tiny.gguf"
+// The embedded model, BERRY_EMBEDDED_MODEL_FILE in berry_cli_models_dir() (cli.h). It is trained by berry
+// on its synthetic curriculum and uses the embedded role formats; its PPRM (BERRY_EMBEDDED_PRM_FILE) judges
+// its comparisons unless --prm names another.
 
 static void usage(void) {
     printf("usage: berry solve [-m MODEL.gguf] [--method M] [--rollouts N] [options] \"problem\"\n\n"
            "Solves the problem with a test-time search method and prints the final answer (or \"no answer\")\n"
-           "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder.\n\n"
+           "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder,\n"
+           "whose comparisons its own PPRM, %s there, judges unless --prm names another model.\n\n"
            "  -m, --model FILE      policy model (GGUF)\n"
            "      --method M        sr-mcts (default), mctsr, greedy, sc (majority vote), bon (best-of-k by the\n"
            "                        PPRM through EBC), refine (iterative self-refine)\n"
@@ -35,7 +36,7 @@ static void usage(void) {
            "      --tree            draw the tree (id, visits N, Q, answer; the chosen path starred)\n"
            "      --json FILE       write the whole tree and the counters as JSON\n"
            "  -q, --quiet           no statistics on stderr\n\n"
-           "Search constants (the same flags as berry eval):\n%s", BERRY_EMBEDDED_MODEL_FILE, berry_search_flags_help);
+           "Search constants (the same flags as berry eval):\n%s", BERRY_EMBEDDED_MODEL_FILE, BERRY_EMBEDDED_PRM_FILE, berry_search_flags_help);
 }
 
 static char *read_file(const char *path) {
@@ -145,6 +146,8 @@ static int cmd_solve(int argc, char **argv) {
                                    "pass a model with -m MODEL.gguf", model);
         }
     }
+    char prm_buf[4096];
+    if (!prm_path) prm_path = berry_cli_embedded_prm(embedded ? NULL : model, prm_buf, sizeof prm_buf);
     berry_prompts pp;
     berry_prompts_kind kind = embedded || ends_gguf_named_berry(model) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
     if (prompts_arg && !strcmp(prompts_arg, "embedded")) kind = BERRY_PROMPTS_EMBEDDED;
@@ -227,6 +230,7 @@ static int cmd_solve(int argc, char **argv) {
                 fprintf(stderr, " (compare with the new solution second %lld/%lld)", (long long)r.compare_reversed.prompt_tokens_evaluated,
                         (long long)r.compare_reversed.prompt_tokens);
             fputc('\n', stderr);
+            if (r.comparisons) fprintf(stderr, "judge (compare role): %s\n", prm_path ? prm_path : "the policy model");
         }
     }
     berry_search_result_free(&r);

@@ -60,6 +60,19 @@ const char *berry_cli_models_dir(void) {
 #endif
 }
 
+const char *berry_cli_embedded_prm(const char *model, char *buf, size_t size) {
+    char emb[4096];
+    snprintf(emb, sizeof emb, "%s/%s", berry_cli_models_dir(), BERRY_EMBEDDED_MODEL_FILE);
+    if (model) {
+        char *a = realpath(model, NULL), *b = realpath(emb, NULL);
+        bool same = a && b && !strcmp(a, b);
+        free(a), free(b);
+        if (!same) return NULL;
+    }
+    snprintf(buf, size, "%s/%s", berry_cli_models_dir(), BERRY_EMBEDDED_PRM_FILE);
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 static int cmp_cmd(const void *a, const void *b) { return strcmp(((const command *)a)->name, ((const command *)b)->name); }
 
 static void usage(FILE *f) {
