@@ -5,6 +5,8 @@
 // recomputed, and a prompt identical to an earlier one of the same call forks that sequence and its
 // last logits. Prompts that share nothing pending are packed into one forward. Decode: every live
 // sequence advances one token per forward, so the weights are read once per step for all of them.
+// A score call (one prompt, or a batch of them with berry_lm_score_batch) evaluates the uncached parts
+// of its prompts together in rounds, reusing exactly what sequential calls would (score_group).
 #include "lm/lm_local.h"
 #include "base/alloc.h"
 #include "model/forward.h"
