@@ -487,9 +487,12 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
         for (int i = 0; i < NR; i++) sum[i] = part[i] = _mm256_setzero_si256();
         const uint8_t *xq[6];
         for (int i = 0; i < NR; i++) xq[i] = xr[i] + (size_t)(b0 + b) * sizeof(berry_block_q8_0) + 2;
-        for (int st = 0; st < 8; st++) {
-            __m256i ws = _mm256_load_si256(P + st);
-            if (q4) {
+        if (q4) {
+            // Not unrolled: unrolled, GCC computed all the steps' products before summing them and
+            // kept them on the stack (q8_0's steps, below, are faster unrolled).
+#pragma GCC unroll 1
+            for (int st = 0; st < 8; st++) {
+                __m256i ws = _mm256_load_si256(P + st);
                 for (int i = 0; i < NR; i++) {
                     int32_t xv;
                     memcpy(&xv, xq[i] + 4 * st, 4);
@@ -502,8 +505,10 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
                         part[i] = _mm256_madd_epi16(sum[i], ones);
                         sum[i] = _mm256_setzero_si256();
                     }
-            } else {
-                __m256i wa = _mm256_load_si256(P + 8 + st);
+            }
+        } else {
+            for (int st = 0; st < 8; st++) {
+                __m256i ws = _mm256_load_si256(P + st), wa = _mm256_load_si256(P + 8 + st);
                 for (int i = 0; i < NR; i++) {
                     int32_t xv;
                     memcpy(&xv, xq[i] + 4 * st, 4);
@@ -524,6 +529,47 @@ INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, i
     for (int i = 0; i < NR; i++) store_cols8(y + (size_t)(r + i) * ldy, acc[i], nc, add);
 }
 
+// panel_rows for q4_0 and six activation rows, with named accumulators: with arrays, GCC kept the
+// accumulators and block sums on the stack and the per-block conversion (int16 pairs to int32, the
+// offset of 8, to float, times both scales) cost more than the products.
+INLINE void panel_rows_q4x6(const __m256i *pq, const float *pd, int64_t b0, int nbs, const berry_act_q8 *x, int r,
+                            float *y, size_t ldy, int nc, int add) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    const size_t st = x->stride, nb = (size_t)x->nb;
+    const uint8_t *q = x->q + (size_t)r * st + (size_t)b0 * sizeof(berry_block_q8_0) + 2;
+    const float *d = x->d + (size_t)r * nb + (size_t)b0;
+    const int32_t *s8 = x->s8 + (size_t)r * nb + (size_t)b0;
+    for (int b = 0; b < nbs; b++) {
+        const __m256i *P = pq + (size_t)b * 8;
+        const uint8_t *qb = q + (size_t)b * sizeof(berry_block_q8_0);
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+        // Not unrolled: unrolled, GCC computed all 48 products first and summed them from the stack.
+#pragma GCC unroll 1
+        for (int k = 0; k < 8; k++) {
+            __m256i w = _mm256_load_si256(P + k);
+            int32_t v;
+#define ROW(i) memcpy(&v, qb + (size_t)(i) * st + 4 * k, 4); \
+               s##i = _mm256_add_epi16(s##i, _mm256_maddubs_epi16(w, _mm256_set1_epi32(v)));
+            ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+        }
+        __m256 dw = _mm256_loadu_ps(pd + 8 * b);
+#define FIN(i) c##i = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(d[(size_t)(i) * nb + b])),                       \
+                                      _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(s##i, ones),              \
+                                                                          _mm256_set1_epi32(s8[(size_t)(i) * nb + b]))), \
+                                      c##i);
+        FIN(0) FIN(1) FIN(2) FIN(3) FIN(4) FIN(5)
+#undef FIN
+    }
+    store_cols8(y + (size_t)r * ldy, c0, nc, add);
+    store_cols8(y + (size_t)(r + 1) * ldy, c1, nc, add);
+    store_cols8(y + (size_t)(r + 2) * ldy, c2, nc, add);
+    store_cols8(y + (size_t)(r + 3) * ldy, c3, nc, add);
+    store_cols8(y + (size_t)(r + 4) * ldy, c4, nc, add);
+    store_cols8(y + (size_t)(r + 5) * ldy, c5, nc, add);
+}
+
 static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
                      int r0, int r1, float *y, size_t ldy, int add) {
     _Alignas(32) __m256i pq[BERRY_PANEL_BLOCKS * 16];
@@ -535,7 +581,7 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
         for (; r + 6 <= r1; r += 6) panel_rows(2, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 6);
         for (; r < r1; r++) panel_rows(2, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
     } else if (q4) {
-        for (; r + 6 <= r1; r += 6) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 6);
+        for (; r + 6 <= r1; r += 6) panel_rows_q4x6(pq, pd, b0, nbs, x, r, y, ldy, nc, add);
         for (; r < r1; r++) panel_rows(1, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 1);
     } else {
         for (; r + 4 <= r1; r += 4) panel_rows(0, pq, pd, b0, nbs, x, r, y, ldy, nc, add, 4);
