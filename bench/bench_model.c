@@ -4,7 +4,7 @@
 // read bandwidth). llama.cpp on the development machine (2 threads): decode 41 / 54 / 84 tok/s,
 // prefill 210 / 280 / 307 tok/s, 16-sequence aggregate 138 tok/s (q8_0).
 #include "bench.h"
-#include "peak.h"
+#include "machine.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/pool.h"
@@ -21,37 +21,6 @@ static double cpu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct { const float *a; size_t n; double sum[64]; } bw_job;
-
-static void bw_read(void *arg, int ith, int nth) {
-    bw_job *J = arg;
-    size_t per = J->n / nth, b = per * ith, e = ith == nth - 1 ? J->n : b + per;
-    float s[16] = {0};
-    for (size_t i = b; i + 16 <= e; i += 16)
-        for (int k = 0; k < 16; k++) s[k] += J->a[i + k];
-    double t = 0;
-    for (int k = 0; k < 16; k++) t += s[k];
-    J->sum[ith & 63] = t;
-}
-
-// Read bandwidth (bytes/s) of the pool's threads over 256 MiB, best of 3.
-static double read_bandwidth(berry_pool *pool) {
-    size_t n = (size_t)64 << 20;
-    float *a = berry_calloc(n, sizeof(float));
-    if (!a) return 0;
-    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
-    bw_job J = {a, n, {0}};
-    double best = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = berry_now();
-        berry_pool_run(pool, bw_read, &J);
-        double dt = berry_now() - t0;
-        if (dt < best) best = dt;
-    }
-    berry_free(a);
-    return (double)n * sizeof(float) / best;
 }
 
 static void run_type(berry_type type, double bw, berry_pool *pool) {
@@ -156,15 +125,9 @@ static void run_type(berry_type type, double bw, berry_pool *pool) {
 
 BENCH(bench_model_qwen05b_forward) {
     berry_pool *pool = berry_pool_create(berry_bench_threads());
-    double bw = read_bandwidth(pool);
-    double load[3] = {0};
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
-        fclose(f);
-    }
+    double bw = berry_bench_read_bandwidth(pool), load = berry_bench_load();
     printf("  %d threads, read bandwidth %.1f GB/s, load average %.2f (other processes share the CPU)\n",
-           berry_bench_threads(), bw / 1e9, load[0]);
+           berry_bench_threads(), bw / 1e9, load);
     printf("  llama.cpp here: decode 41 / 54 / 84 tok/s, prefill 210 / 280 / 307 tok/s (f16 / q8_0 / q4_0), 16 seqs 138 tok/s (q8_0)\n");
     // q5_0: what Q4_K_M files of this model use for matrices whose 896-value rows do not fit K-quant blocks.
     berry_type types[] = {BERRY_TYPE_F16, BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_0, BERRY_TYPE_Q5_0};

@@ -3,89 +3,15 @@
 // and 256 (prefill), printed beside this machine's measured memory read bandwidth and its f32 FMA and
 // int8 multiply-add peaks.
 #include "bench.h"
+#include "machine.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/pool.h"
 #include "base/rng.h"
 #include "tensor/matmul.h"
 #include "tensor/quant.h"
-#include <immintrin.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-
-// ---- machine limits ---------------------------------------------------------------------------------
-
-typedef struct { const uint64_t *p; size_t n; uint64_t sums[64]; } sum_job;
-
-static void sum_fn(void *ctx, int ith, int nth) {
-    sum_job *j = ctx;
-    size_t per = (j->n + (size_t)nth - 1) / (size_t)nth, b = per * (size_t)ith, e = b + per < j->n ? b + per : j->n;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = b; i + 4 <= e; i += 4) { s0 += j->p[i]; s1 += j->p[i + 1]; s2 += j->p[i + 2]; s3 += j->p[i + 3]; }
-    j->sums[ith] = s0 + s1 + s2 + s3;
-}
-
-// GB/s reading 1 GiB (best of 3 passes).
-static double measure_bandwidth(berry_pool *pool) {
-    size_t bytes = (size_t)1 << 30;
-    uint64_t *buf = berry_calloc(bytes / 8, 8);
-    if (!buf) return 0;
-    for (size_t i = 0; i < bytes / 8; i += 512) buf[i] = i;
-    sum_job j = {.p = buf, .n = bytes / 8};
-    double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = berry_now();
-        berry_pool_run(pool, sum_fn, &j);
-        double t = berry_now() - t0;
-        if (rep > 0 && t < best) best = t;
-    }
-    berry_free(buf);
-    return bytes / best / 1e9;
-}
-
-typedef struct { double ops[64]; } peak_job;
-
-// Twelve independent FMA chains of 8 lanes: 2 * 8 * 12 flops per iteration.
-__attribute__((target("avx2,fma"))) static void fma_fn(void *ctx, int ith, int nth) {
-    peak_job *j = ctx;
-    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-    long iters = 20000000;
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
-    __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    j->ops[ith] = (double)iters * 12 * 16 + (out[0] == 12345.f);
-}
-
-// Eight independent vpmaddubsw + vpmaddwd + vpaddd chains: 32 int8 multiply-adds (64 ops) per triple,
-// the inner step of the quantized dot products.
-__attribute__((target("avx2"))) static void int8_fn(void *ctx, int ith, int nth) {
-    peak_job *j = ctx;
-    __m256i acc[8], w = _mm256_set1_epi8(3), one = _mm256_set1_epi16(1);
-    __m256i x = _mm256_set1_epi8((char)(ith + 1));
-    for (int i = 0; i < 8; i++) acc[i] = _mm256_set1_epi32(i);
-    long iters = 10000000;
-    for (long it = 0; it < iters; it++) {
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), one));
-        __asm__ volatile("" : "+x"(x));   // keeps the products from being hoisted out of the loop
-    }
-    __m256i s = acc[0];
-    for (int i = 1; i < 8; i++) s = _mm256_add_epi32(s, acc[i]);
-    j->ops[ith] = (double)iters * 8 * 64 + (_mm256_extract_epi32(s, 0) == 12345);
-}
-
-static double measure_peak(berry_pool *pool, berry_pool_fn fn) {
-    peak_job j = {0};
-    double t0 = berry_now();
-    berry_pool_run(pool, fn, &j);
-    double t = berry_now() - t0, ops = 0;
-    for (int i = 0; i < berry_pool_size(pool); i++) ops += j.ops[i];
-    return ops / t / 1e9;
-}
 
 // ---- matmul -----------------------------------------------------------------------------------------
 
@@ -137,17 +63,13 @@ BENCH(bench_tensor_matmul_qwen05b) {
     berry_pool *pool = berry_pool_create(nt);
     if (!pool) { printf("cannot create a pool of %d threads\n", nt); return; }
     // Other processes on the same cores skew every figure below; say how busy the machine was.
-    FILE *la = fopen("/proc/loadavg", "r");
-    double load = -1;
-    if (la) {
-        if (fscanf(la, "%lf", &load) != 1) load = -1;
-        fclose(la);
-    }
+    double load = berry_bench_load();
     if (load >= 0) printf("load average %.1f%s\n", load, load > 0.5 ? " (other work is running: figures are low)" : "");
-    double bw = measure_bandwidth(pool);
-    double fpeak = measure_peak(pool, fma_fn), ipeak = measure_peak(pool, int8_fn);
+    // Two operations per multiply-add, as the GFLOP/s column counts them.
+    double bw = berry_bench_read_bandwidth(pool) / 1e9;
+    double fpeak = 2e-9 * berry_bench_peak_macs(pool, BERRY_PEAK_F32_FMA), ipeak = 2e-9 * berry_bench_peak_macs(pool, BERRY_PEAK_Q8);
     printf("machine (%d threads, %s kernels): memory read %.1f GB/s, f32 FMA peak %.0f GFLOP/s, "
-           "int8 maddubs peak %.0f GOP/s\n", nt, berry_simd_name(berry_simd_level()), bw, fpeak, ipeak);
+           "int8 (vpmaddubsw + vpmaddwd) peak %.0f GOP/s\n", nt, berry_simd_name(berry_simd_level()), bw, fpeak, ipeak);
     printf("%-6s %-20s %5s %10s %9s %8s %7s %7s\n", "type", "shape", "rows", "ms", "GFLOP/s", "GB/s", "%bw",
            "%peak");
     berry_type types[] = {BERRY_TYPE_F32, BERRY_TYPE_F16, BERRY_TYPE_BF16, BERRY_TYPE_Q8_0, BERRY_TYPE_Q4_0,

@@ -2,6 +2,7 @@
 // full fine-tuning of a ~10M llama and of LoRA rank 16 on a Qwen2.5-0.5B-shaped q8_0 model, each beside
 // PyTorch (tests/ref/train_bench.py) on the same shape and thread count, run here.
 #include "bench.h"
+#include "machine.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/pool.h"
@@ -12,49 +13,13 @@
 #include "train/trainer.h"
 #include <stdlib.h>
 #include <string.h>
-#if defined(__FMA__) && defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
-// Float32 peak of NTH threads: independent FMA chains, 8 lanes x 2 flops each.
-typedef struct { double flops[64]; } peak_job;
-static void peak_worker(void *ctx, int ith, int nth) {
-    peak_job *j = ctx;
-#if defined(__FMA__) && defined(__AVX2__)
-    __m256 a[10], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 10; i++) a[i] = _mm256_set1_ps((float)i);
-    long iters = 20000000;
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 10; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
-    float sink[8];
-    __m256 s = a[0];
-    for (int i = 1; i < 10; i++) s = _mm256_add_ps(s, a[i]);
-    _mm256_storeu_ps(sink, s);
-    j->flops[ith] = (double)iters * 10 * 16 + (sink[0] == 12345.0f);
-#else
-    j->flops[ith] = 0;
-#endif
-    (void)nth;
-}
-
-static double peak_gflops(berry_pool *pool) {
-    peak_job j = {{0}};
-    double t = berry_now();
-    berry_pool_run(pool, peak_worker, &j);
-    t = berry_now() - t;
-    double f = 0;
-    for (int i = 0; i < berry_pool_size(pool); i++) f += j.flops[i];
-    return f / t * 1e-9;
-}
+// Float32 peak of the pool's threads in GFLOP/s (two per multiply-add).
+static double peak_gflops(berry_pool *pool) { return 2e-9 * berry_bench_peak_macs(pool, BERRY_PEAK_F32_FMA); }
 
 // The 1-minute load average: other work running beside a benchmark lowers its figures.
 static void print_load(void) {
-    FILE *f = fopen("/proc/loadavg", "r");
-    double load = -1;
-    if (f) {
-        if (fscanf(f, "%lf", &load) != 1) load = -1;
-        fclose(f);
-    }
+    double load = berry_bench_load();
     if (load >= 0) printf("  load average %.1f%s\n", load, load > 0.5 ? " (other work is running: figures are low and noisy)" : "");
 }
 

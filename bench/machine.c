@@ -1,8 +1,58 @@
-// peak.c — the arithmetic peaks of the pool's threads: each thread runs independent chains of one
-// instruction sequence, enough of them to hide the instructions' latency, so that the figure is the
-// throughput of the execution units the threads share (bench/peak.h).
-#include "peak.h"
+// machine.c — the machine's limits (bench/machine.h). For the arithmetic peaks each thread runs
+// independent chains of one instruction sequence, enough of them to hide the instructions' latency
+// and with distinct operands (identical ones get merged by the compiler), so that the figure is the
+// throughput of the execution units the threads share.
+#include "machine.h"
+#include "base/alloc.h"
 #include "base/clock.h"
+#include <stdio.h>
+
+double berry_bench_load(void) {
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1) load = -1;
+        fclose(f);
+    }
+    return load;
+}
+
+// Wall seconds of the fastest of REPS runs of FN on the pool.
+static double best_run(berry_pool *pool, berry_pool_fn fn, void *ctx, int reps) {
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = berry_now();
+        berry_pool_run(pool, fn, ctx);
+        double dt = berry_now() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+typedef struct { const float *a; size_t n; double sum[64]; } bw_job;
+
+// Sixteen partial sums, so that the loop vectorizes without reassociating a float sum.
+static void bw_read(void *arg, int ith, int nth) {
+    bw_job *J = arg;
+    size_t per = J->n / (size_t)nth, b = per * (size_t)ith, e = ith == nth - 1 ? J->n : b + per;
+    float s[16] = {0};
+    for (size_t i = b; i + 16 <= e; i += 16)
+        for (int k = 0; k < 16; k++) s[k] += J->a[i + k];
+    double t = 0;
+    for (int k = 0; k < 16; k++) t += s[k];
+    J->sum[ith & 63] = t;
+}
+
+double berry_bench_read_bandwidth(berry_pool *pool) {
+    size_t n = (size_t)64 << 20;
+    float *a = berry_calloc(n, sizeof(float));
+    if (!a) return 0;
+    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
+    bw_job J = {a, n, {0}};
+    double best = best_run(pool, bw_read, &J, 3);
+    berry_free(a);
+    return (double)n * sizeof(float) / best;
+}
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -64,13 +114,6 @@ double berry_bench_peak_macs(berry_pool *pool, berry_peak_kind kind) {
     // Per iteration: 10 FMAs of 8 lanes, or 8 byte-product instructions of 32 lanes.
     double macs_per_iter = kind == BERRY_PEAK_F32_FMA ? 80 : 256;
     peak_job J = {.kind = kind, .iters = kind == BERRY_PEAK_F32_FMA ? 40000000 : 15000000};
-    double best = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = berry_now();
-        berry_pool_run(pool, peak_run, &J);
-        double dt = berry_now() - t0;
-        if (dt < best) best = dt;
-    }
-    return macs_per_iter * (double)J.iters * berry_pool_size(pool) / best;
+    return macs_per_iter * (double)J.iters * berry_pool_size(pool) / best_run(pool, peak_run, &J, 3);
 #endif
 }
