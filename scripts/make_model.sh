@@ -2,12 +2,15 @@
 # make_model.sh — rebuilds the embedded model from nothing (`make model`): generates the synthetic
 # curriculum, trains a byte-level BPE vocabulary on it, creates a random llama model, trains it on a
 # mixture of all five roles (solve, critique, rewrite, selfeval, compare) with role prompts and an
-# arithmetic drill, converts it to f16, and evaluates it on the test split. Everything is seeded; the work goes to build/model/, the
-# result to build/model/berry-tiny.gguf (copy it to models/ to ship it: SHIP=1 does).
+# arithmetic drill, converts it to f16; then trains the PPRM (the compare role's judge) from that policy on
+# comparisons alone, converts it to q8_0, and evaluates both on the test split. Everything is seeded; the
+# work goes to build/model/, the results to build/model/berry-tiny.gguf and berry-tiny-prm.gguf (copy them
+# to models/ to ship them: SHIP=1 does).
 #
 #   scripts/make_model.sh              whole recipe
-#   STAGE=eval scripts/make_model.sh   only the evaluation of build/model/berry-tiny.gguf
-#   SHIP=1 scripts/make_model.sh       also copies the model and its report to models/
+#   STAGE=prm scripts/make_model.sh    only the PPRM (from build/model/trained.gguf), then the evaluation
+#   STAGE=eval scripts/make_model.sh   only the evaluation of build/model/berry-tiny.gguf and its PPRM
+#   SHIP=1 scripts/make_model.sh       also copies the models and their report to models/
 #
 # Every figure in models/README.md comes from the report this prints (build/model/eval.txt).
 set -eu
@@ -42,6 +45,14 @@ MIX_SELFEVAL=${MIX_SELFEVAL:-1800} MIX_COMPARE=${MIX_COMPARE:-6000}
 DRILL=${DRILL:-8} DRILL_LINES=${DRILL_LINES:-32}
 # Small batches: at this budget the number of updates matters more than the gradient's noise.
 STEPS=${STEPS:-2600} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
+# The PPRM: the policy fine-tuned (all weights) on the first PRM_COMPARE comparison records (all ~96000: both
+# orders of each (correct, flawed) pair, so that neither position is favoured). One loss token a record:
+# the records are ~125 tokens, so it sees ~16 of them a step. PRM_CHECK=1 adds an equation-check drill
+# (every distinct equation of the training solutions once right, once with its result off by a little,
+# "Check: EQ" -> right / wrong); with it (and lr 2e-3) the PPRM collapsed to answering No, so it is off.
+# Shipped as q8_0 (2.4 MB) so that policy and PPRM fit 8 MB together. See models/README.md.
+PRM_COMPARE=${PRM_COMPARE:-96000} PRM_CHECK=${PRM_CHECK:-0}
+PRM_STEPS=${PRM_STEPS:-800} PRM_BATCH=${PRM_BATCH:-4} PRM_LR=${PRM_LR:-1e-3} PRM_WARMUP=${PRM_WARMUP:-40}
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 sh scripts/deps.sh model
@@ -105,8 +116,38 @@ if [ "$STAGE" = all ]; then
     log "trained in $((T_TRAIN - T0)) s"
 fi
 
+if [ "$STAGE" = all ] || [ "$STAGE" = prm ]; then
+    T_PRM=$(date +%s)
+    log "PPRM mixture: compare $PRM_COMPARE, equation checks $PRM_CHECK"
+    {
+        head -n $PRM_COMPARE "$D/train_compare.jsonl"
+        if [ "$PRM_CHECK" -gt 0 ]; then
+            # Each distinct equation right, and wrong by one of +-1, 2, 3, 10, 20 (a fixed linear
+            # congruential choice; integer results only), as "Check: EQ" -> right / wrong.
+            jq -r '.completion' "$D/train_solve.jsonl" |
+                sed -n 's/^Step [0-9]*: \([^=]* = [0-9./-]*\).*/\1/p' | LC_ALL=C sort -u |
+                awk '
+                    BEGIN { s = 54321; split("1 -1 2 -2 3 -3 10 -10 20 -20", d, " ") }
+                    {
+                        printf "{\"prompt\":\"Check: %s\\n\",\"completion\":\"right\"}\n", $0
+                        n = split($0, f, " = ")
+                        if (f[2] !~ /^[0-9]+$/) next
+                        s = (s * 16807) % 2147483647
+                        w = f[2] + d[1 + s % 10]
+                        if (w < 0) w = f[2] + 1
+                        printf "{\"prompt\":\"Check: %s = %d\\n\",\"completion\":\"wrong\"}\n", f[1], w
+                    }'
+        fi
+    } > "$OUT/prm_mix.jsonl"
+    log "PPRM training: $PRM_STEPS steps of $PRM_BATCH x $CTX tokens, lr $PRM_LR, from the policy"
+    "$BERRY" train -m "$OUT/trained.gguf" --data "$OUT/prm_mix.jsonl" --chat-template none -o "$OUT/prm.gguf" \
+        --steps $PRM_STEPS --batch $PRM_BATCH -c $CTX --lr $PRM_LR --warmup $PRM_WARMUP --save-every 50 -s $SEED -t $THREADS
+    "$BERRY" quantize -t $THREADS "$OUT/prm.gguf" "$OUT/berry-tiny-prm.gguf" q8_0
+    log "PPRM trained in $(($(date +%s) - T_PRM)) s"
+fi
+
 log "evaluation on the test split"
-"$BERRY" roles-eval -m "$OUT/berry-tiny.gguf" --data "$D" --split test -t $THREADS \
+"$BERRY" roles-eval -m "$OUT/berry-tiny.gguf" --prm "$OUT/berry-tiny-prm.gguf" --data "$D" --split test -t $THREADS \
     --samples 16 --json "$OUT/eval.json" | tee "$OUT/eval.txt"
 T1=$(date +%s)
 echo "make_model: $((T1 - T0)) s wall ($STAGE), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/eval.txt"
@@ -114,6 +155,7 @@ echo "make_model: $((T1 - T0)) s wall ($STAGE), load average at the end: $(cut -
 if [ "${SHIP:-0}" = 1 ]; then
     mkdir -p models
     cp "$OUT/berry-tiny.gguf" models/berry-tiny.gguf
+    cp "$OUT/berry-tiny-prm.gguf" models/berry-tiny-prm.gguf
     cp "$OUT/eval.txt" models/berry-tiny.eval.txt
-    log "shipped models/berry-tiny.gguf ($(wc -c < models/berry-tiny.gguf) bytes)"
+    log "shipped models/berry-tiny.gguf ($(wc -c < models/berry-tiny.gguf) bytes) and models/berry-tiny-prm.gguf ($(wc -c < models/berry-tiny-prm.gguf) bytes)"
 fi
