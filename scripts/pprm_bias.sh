@@ -8,7 +8,9 @@
 #
 #   scripts/pprm_bias.sh              30 problems, SR-MCTS@8
 #   N=60 ROLLOUTS=16 scripts/pprm_bias.sh
-#   PRM=judge.gguf OUT=build/search_table_prm scripts/pprm_bias.sh   a separate PPRM judges (berry solve --prm)
+#   PRM=judge.gguf OUT=build/search_table_prm scripts/pprm_bias.sh   a separate PPRM judges (berry solve --prm);
+#                                     without PRM, berry solve's default (the embedded model's PPRM when it
+#                                     exists); PRM=models/berry-tiny.gguf makes the policy judge
 set -eu
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-models/berry-tiny.gguf}

@@ -9,7 +9,10 @@
 #   LIMIT=50 scripts/search_table.sh         the first 50 problems only
 #   MODEL=build/model/berry-tiny.gguf OUT=build/table2 scripts/search_table.sh
 #   scripts/search_table.sh --prm judge.gguf a separately trained PPRM judges the comparisons of rm@k
-#                                            and SR-MCTS (berry eval --prm); the policy does the rest
+#                                            and SR-MCTS (berry eval --prm); the policy does the rest.
+#                                            Without --prm, berry eval's default judges: the embedded
+#                                            model's PPRM (models/berry-tiny-prm.gguf) for the embedded
+#                                            model, else the policy; --prm "$MODEL" makes the policy judge
 #   ROWS="greedy maj8 maj16" scripts/search_table.sh   only these rows (the others' files are kept and
 #                                            reported when present), e.g. the rows without a judge ahead
 #
@@ -53,7 +56,7 @@ HARD=${LEVELS#*-}
 SPLIT=$OUT/test_level$HARD.jsonl
 jq -c --argjson h "$HARD" 'select(.level == $h) | {id, problem: .question, answer: .final}' "$D/test_problems.jsonl" > "$SPLIT"
 N=$(wc -l < "$SPLIT")
-log "model $MODEL; judge ${PRM:-the policy}; $N test problems of level $HARD (levels $LEVELS); limit ${LIMIT} (0: all); $THREADS thread(s)"
+log "model $MODEL; judge ${PRM:-the default of berry eval}; $N test problems of level $HARD (levels $LEVELS); limit ${LIMIT} (0: all); $THREADS thread(s)"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$(date +%s)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -86,7 +89,7 @@ run mctsr32 mctsr 32
 run srmcts32 sr-mcts 32
 T1=$(date +%s)
 
-echo "## $START — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), judge ${PRM:-the policy}$([ -n "$PRM" ] && echo " ($(sha256sum "$PRM" | cut -c1-12))"), berry $REV"
+echo "## $START — $MODEL ($(sha256sum "$MODEL" | cut -c1-12)), judge ${PRM:-the default of berry eval}$([ -n "$PRM" ] && echo " ($(sha256sum "$PRM" | cut -c1-12))"), berry $REV"
 echo
 echo "Level $HARD of the test split ($N problems$( [ "$LIMIT" -gt 0 ] && echo ", the first $LIMIT")), \`scripts/search_table.sh\`, $THREADS thread(s);"
 echo "this invocation $((T1 - T0)) s wall (rows already in $OUT are not rerun); load average $LOAD0 at its start,"

@@ -6,7 +6,8 @@
 #include <string.h>
 
 const char berry_search_flags_help[] =
-    "      --prm FILE        pairwise preference reward model (default: the policy judges)\n"
+    "      --prm FILE        pairwise preference reward model (default: models/berry-tiny-prm.gguf for the\n"
+    "                        embedded model when it exists, else the policy judges)\n"
     "      --rollouts N      expansions (sr-mcts, mctsr), samples (sc, bon), rounds (refine) (default 8)\n"
     "      --tokens N        budget: generated tokens at most (checked between model calls)\n"
     "      --seconds S       budget: wall time (checked between model calls)\n"
