@@ -2,6 +2,8 @@
 // on stdout; --tree draws the tree, --json FILE writes the whole run.
 #include "base/json.h"
 #include "cli/cli.h"
+#include "data/eval.h"
+#include "model/model.h"
 #include "lm/lm_local.h"
 #include "search/flags.h"
 #include "search/search.h"
@@ -29,7 +31,7 @@ static void usage(void) {
            "  -n, --n-predict N     tokens per generation at most (default 512)\n"
            "  -s, --seed N          random seed (default 0): the same seed gives the same run\n"
            "      --prompts P       embedded, instruct, or a FILE of instruct templates (default: embedded for\n"
-           "                        the embedded model and files named berry*, instruct otherwise)\n"
+           "                        models whose general.name starts with berry-tiny, instruct otherwise)\n"
            "      --extract E       marked (\\boxed, \"the answer is\"; default) or last-number\n"
            "  -t, --threads N       threads (default: all CPUs)\n"
            "  -c, --ctx-size N      positions per sequence (default: the model's, at most 4096)\n"
@@ -58,10 +60,12 @@ static char *read_file(const char *path) {
     return buf;
 }
 
-static bool ends_gguf_named_berry(const char *path) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    return !strncmp(b, "berry", 5);
+// The prompt set a model speaks by default, by the same rule as berry eval: the embedded roles for a
+// berry-tiny model (general.name), instruct templates otherwise.
+static berry_prompts_kind prompts_for(berry_lm *lm) {
+    const char *name = NULL;
+    berry_gguf_get_str(berry_model_gguf(berry_lm_local_model(lm)), "general.name", &name, NULL);
+    return berry_eval_prompts_for(name);
 }
 
 static int cmd_solve(int argc, char **argv) {
@@ -148,40 +152,46 @@ static int cmd_solve(int argc, char **argv) {
     }
     char prm_buf[4096];
     if (!prm_path) prm_path = berry_cli_embedded_prm(embedded ? NULL : model, prm_buf, sizeof prm_buf);
+    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx,
+                                .no_prefix_cache = so.no_prefix_cache, .kv_page_tokens = so.kv_page};
+    berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
+    if (!lm) { free(file_text); return berry_cli_error("%s: %s", model, err); }
+    if (prm_path) {
+        lp.model_path = prm_path;
+        if (!(prm = berry_lm_local_open(&lp, err, sizeof err))) {
+            berry_lm_free(lm);
+            free(file_text);
+            return berry_cli_error("%s: %s", prm_path, err);
+        }
+    }
     berry_prompts pp;
-    berry_prompts_kind kind = embedded || ends_gguf_named_berry(model) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
+    berry_prompts_kind kind = prompts_for(lm);
     if (prompts_arg && !strcmp(prompts_arg, "embedded")) kind = BERRY_PROMPTS_EMBEDDED;
     else if (prompts_arg) kind = BERRY_PROMPTS_INSTRUCT;
-    if (berry_prompts_init(&pp, kind, err, sizeof err) != BERRY_OK) { free(file_text); return berry_cli_error("solve: %s", err); }
+    if (berry_prompts_init(&pp, kind, err, sizeof err) != BERRY_OK) {
+        berry_lm_free(prm);
+        berry_lm_free(lm);
+        free(file_text);
+        return berry_cli_error("solve: %s", err);
+    }
     if (prompts_arg && strcmp(prompts_arg, "embedded") && strcmp(prompts_arg, "instruct")) {
         char *t = read_file(prompts_arg);
         berry_status s = t ? berry_prompts_load(&pp, t, strlen(t), err, sizeof err) : BERRY_EIO;
         free(t);
         if (s != BERRY_OK) {
             berry_prompts_free(&pp);
+            berry_lm_free(prm);
+            berry_lm_free(lm);
             free(file_text);
             return s == BERRY_EIO ? berry_cli_error("solve: cannot read '%s'", prompts_arg) : berry_cli_error("%s: %s", prompts_arg, err);
         }
     }
-    berry_lm_local_params lp = {.model_path = model, .n_threads = (int)threads, .n_ctx = (int)ctx,
-                                .no_prefix_cache = so.no_prefix_cache, .kv_page_tokens = so.kv_page};
-    berry_lm *lm = berry_lm_local_open(&lp, err, sizeof err), *prm = NULL;
-    if (!lm) { berry_prompts_free(&pp); free(file_text); return berry_cli_error("%s: %s", model, err); }
-    if (prm_path) {
-        lp.model_path = prm_path;
-        if (!(prm = berry_lm_local_open(&lp, err, sizeof err))) {
-            berry_lm_free(lm);
-            berry_prompts_free(&pp);
-            free(file_text);
-            return berry_cli_error("%s: %s", prm_path, err);
-        }
-    }
-    // A separate reward model speaks its own prompt set (as in berry eval): the embedded roles when its
-    // file is named berry*, instruct templates otherwise.
+    // A separate reward model speaks its own prompt set (as in berry eval): the embedded roles when it
+    // is a berry-tiny model, instruct templates otherwise.
     berry_prompts jp;
     bool have_jp = false;
     if (prm) {
-        berry_prompts_kind jk = ends_gguf_named_berry(prm_path) ? BERRY_PROMPTS_EMBEDDED : BERRY_PROMPTS_INSTRUCT;
+        berry_prompts_kind jk = prompts_for(prm);
         if (berry_prompts_init(&jp, jk, err, sizeof err) != BERRY_OK) {
             berry_lm_free(prm);
             berry_lm_free(lm);
