@@ -165,9 +165,10 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
 static void lora_add(berry_ctx *c, const berry_weight *w, const float *x, float *y, int T);
 
 // Whether a product over T rows reads W's repacked panels. For q4_0 / q8_0 and many rows (a prefill)
-// the stored blocks packed per call into L1 run faster on 2 threads (q8_0, 256 rows: 225 against 147
-// tokens/s on the development machine; equal on 1 thread); for decode and batched decode the
-// repacked panels win (16 rows: 184 against 140), and for f16 at every size.
+// the stored blocks packed per call into L1 ran faster on 2 threads (q8_0, 256 rows: 225 against 147
+// tokens/s on the development machine; equal on 1 thread); with the six-row q8_0 tile both give
+// 286-288. For decode and batched decode the repacked panels win (16 rows: 184 against 140), and for
+// f16 at every size.
 static bool use_packed(const berry_weight *w, int T) {
     return w->packed && (T < 64 || w->type == BERRY_TYPE_F16);
 }
