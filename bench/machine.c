@@ -5,6 +5,7 @@
 #include "machine.h"
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "tensor/blocks.h"
 #include <stdio.h>
 
 double berry_bench_load(void) {
@@ -31,15 +32,20 @@ static double best_run(berry_pool *pool, berry_pool_fn fn, void *ctx, int reps) 
 
 typedef struct { const float *a; size_t n; double sum[64]; } bw_job;
 
-// Sixteen partial sums, so that the loop vectorizes without reassociating a float sum.
+// Each thread reads its share as BERRY_STREAMS parts side by side, as decode reads its weights
+// (tensor/blocks.h): one stream a thread drew 41-46 GB/s on the development machine where four drew
+// 59-60, so a single stream would understate the bound. Sixteen partial sums a part, so that the loop
+// vectorizes without reassociating a float sum.
 static void bw_read(void *arg, int ith, int nth) {
     bw_job *J = arg;
-    size_t per = J->n / (size_t)nth, b = per * (size_t)ith, e = ith == nth - 1 ? J->n : b + per;
-    float s[16] = {0};
-    for (size_t i = b; i + 16 <= e; i += 16)
-        for (int k = 0; k < 16; k++) s[k] += J->a[i + k];
+    size_t per = J->n / (size_t)nth, b = per * (size_t)ith, part = per / BERRY_STREAMS / 16 * 16;
+    float s[BERRY_STREAMS][16] = {{0}};
+    for (size_t i = 0; i < part; i += 16)
+        for (int p = 0; p < BERRY_STREAMS; p++)
+            for (int k = 0; k < 16; k++) s[p][k] += J->a[b + (size_t)p * part + i + k];
     double t = 0;
-    for (int k = 0; k < 16; k++) t += s[k];
+    for (int p = 0; p < BERRY_STREAMS; p++)
+        for (int k = 0; k < 16; k++) t += s[p][k];
     J->sum[ith & 63] = t;
 }
 
@@ -51,7 +57,10 @@ double berry_bench_read_bandwidth(berry_pool *pool) {
     bw_job J = {a, n, {0}};
     double best = best_run(pool, bw_read, &J, 3);
     berry_free(a);
-    return (double)n * sizeof(float) / best;
+    // The bytes the threads read (each share cut into whole parts).
+    int nth = berry_pool_size(pool);
+    size_t read = (size_t)nth * (n / (size_t)nth / BERRY_STREAMS / 16 * 16) * BERRY_STREAMS;
+    return (double)read * sizeof(float) / best;
 }
 #ifdef __AVX2__
 #include <immintrin.h>

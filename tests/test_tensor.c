@@ -441,7 +441,9 @@ TEST(tensor_matmul_odd_shapes_match_naive) {
     berry_rng_seed(&r, 17, 0);
     berry_pool *pools[3] = {NULL, berry_pool_create(2), berry_pool_create(3)};
     CHECK(pools[1] && pools[2]);
-    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}, {1, 83}, {21, 19}};
+    // {1, 203}: decode over 13 f16 / 26 q8_0 panels, several walked side by side (BERRY_STREAMS), the
+    // last one partial.
+    int shapes[][2] = {{1, 1}, {2, 5}, {3, 7}, {4, 4}, {5, 13}, {7, 3}, {9, 17}, {16, 9}, {37, 11}, {1, 37}, {33, 6}, {1, 83}, {1, 203}, {21, 19}};
     int n_shapes = sizeof shapes / sizeof shapes[0];
     for (size_t ti = 0; ti < sizeof weight_types / sizeof weight_types[0]; ti++) {
         berry_type t = weight_types[ti];

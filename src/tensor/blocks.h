@@ -87,6 +87,18 @@ typedef void (*berry_panel_pk_fn)(int q4, const uint8_t *p, int nc, int64_t b0, 
 typedef void (*berry_panel_fpk_fn)(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0,
                                    int r1, float *y, size_t ldy, int add);
 
+// Decode (one activation row X of K values) over N <= BERRY_STREAMS repacked f16 panels at once:
+// Y_i[c] = dot(row c of panel P_i, X) for c < NC_i. Each panel is its own stream through memory: two
+// threads reading one stream each drew 41-46 GB/s on the development machine, four streams each 59-60.
+#define BERRY_STREAMS 4
+typedef void (*berry_fpk_streams_fn)(int n, const uint8_t *const *p, const int *nc, int64_t k, const float *x,
+                                     float *const *y);
+
+// The same for repacked q4_0 / q5_0 / q8_0 panels (Q4 as berry_panel_pk_fn) of NB blocks against one
+// row of q8_0 activations X.
+typedef void (*berry_pk_streams_fn)(int q4, int n, const uint8_t *const *p, const int *nc, int64_t nb,
+                                    const berry_act_q8 *x, float *const *y);
+
 // Packed GEMM panel for float weights (KIND 0 f32, 1 f16, 2 bf16) against f32 activations: packs
 // weight rows [0, nc) (nc <= 16) over values [k0, k0 + nk) (nk <= BERRY_PANEL_FLOATS, a multiple of
 // 8) once, then for every activation row r in [r0, r1) (rows xs floats apart): Y[r * ldy + c] = (or
@@ -105,6 +117,8 @@ typedef struct {
     berry_matvec_fn matvec_q8, matvec_f;
     berry_panel_pk_fn panel_pk;   // repacked q4_0 / q8_0 weights, any number of activation rows
     berry_panel_fpk_fn panel_fpk; // repacked f16 weights, any number of activation rows
+    berry_fpk_streams_fn fpk_streams; // repacked f16 weights, decode, several panels at once (optional)
+    berry_pk_streams_fn pk_streams;   // repacked q4_0 / q5_0 / q8_0 weights, the same (optional)
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;

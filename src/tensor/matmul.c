@@ -284,6 +284,8 @@ typedef struct {
     int mv_kind;
     berry_panel_pk_fn panel_pk;
     berry_panel_fpk_fn panel_fpk;
+    berry_fpk_streams_fn fpk_streams;
+    berry_pk_streams_fn pk_streams;
     int tr, tc;
 } kernel_set;
 
@@ -323,7 +325,9 @@ static kernel_set pick(berry_type t) {
         if (!k.panel && (t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0 || t == BERRY_TYPE_Q8_0)) k.panel = K->panel_q8;
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
         if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.panel_pk = K->panel_pk;
+        if (!k.pk_streams && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.pk_streams = K->pk_streams;
         if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
+        if (!k.fpk_streams && t == BERRY_TYPE_F16) k.fpk_streams = K->fpk_streams;
         if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) {
             k.matvec = K->matvec_q8;
             k.mv_kind = t == BERRY_TYPE_Q4_0 ? 1 : t == BERRY_TYPE_Q5_0 ? 2 : 0;
@@ -416,6 +420,23 @@ static void mm_run_panels(mm_job *j, int ith, int nth, int repacked) {
     int64_t nb = j->k / 32;
     size_t panel = repacked ? (size_t)nb * BERRY_PK_BYTES(j->q4) : 0;
     int64_t slice = repacked && j->rows == 1 ? nb : nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
+    if (repacked && j->rows == 1 && j->ks.pk_streams && c_begin < c_end) {
+        // Decode: BERRY_STREAMS contiguous parts of the thread's panels side by side, as for f16.
+        int64_t u0 = c_begin / 8, n = (c_end - c_begin + 7) / 8, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
+        for (int64_t i = 0; i < h; i++) {
+            const uint8_t *p[BERRY_STREAMS];
+            int nc[BERRY_STREAMS], cnt = 0;
+            float *y[BERRY_STREAMS];
+            for (int64_t u = u0 + i; u < u0 + n; u += h) {
+                int64_t c = u * 8;
+                p[cnt] = j->w + (size_t)u * panel;
+                nc[cnt] = (int)(c_end - c < 8 ? c_end - c : 8);
+                y[cnt++] = j->y + c;
+            }
+            j->ks.pk_streams(j->q4, cnt, p, nc, nb, &j->act, y);
+        }
+        return;
+    }
     int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
     chunk = chunk < 12 ? 12 : chunk / 12 * 12;
     for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
@@ -488,11 +509,29 @@ static void mm_run_matvec(mm_job *j, int ith, int nth) {
 
 // Repacked f16 weights: thread ITH takes whole panels of 16 rows; several activation rows go through
 // a panel in K slices of BERRY_PANEL_FLOATS (8 KiB of the panel, in L1) and chunks of rows.
+// Decode takes several panels at once (berry_fpk_streams_fn): the thread's panels are cut into
+// BERRY_STREAMS contiguous parts, walked side by side.
 static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
     int64_t units = (j->m + 15) / 16, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * 16, c_end = per * (ith + 1) * 16;
     if (c_end > j->m) c_end = j->m;
     size_t panel = BERRY_PKF_BYTES(j->k);
+    if (j->rows == 1 && j->ks.fpk_streams && c_begin < c_end) {
+        int64_t u0 = c_begin / 16, n = (c_end - c_begin + 15) / 16, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
+        for (int64_t i = 0; i < h; i++) {
+            const uint8_t *p[BERRY_STREAMS];
+            int nc[BERRY_STREAMS], cnt = 0;
+            float *y[BERRY_STREAMS];
+            for (int64_t u = u0 + i; u < u0 + n; u += h) {
+                int64_t c = u * 16;
+                p[cnt] = j->w + (size_t)u * panel;
+                nc[cnt] = (int)(c_end - c < 16 ? c_end - c : 16);
+                y[cnt++] = j->y + c;
+            }
+            j->ks.fpk_streams(cnt, p, nc, j->k, j->x, y);
+        }
+        return;
+    }
     int64_t slice = j->rows == 1 ? j->k : BERRY_PANEL_FLOATS, chunk = 192;
     for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
         int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);

@@ -716,6 +716,76 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
     for (int i = 0; i < NR; i++) store_cols8(y + (size_t)(r + i) * ldy, acc[i], nc, add);
 }
 
+// Row 0 of X's block B against block B of a repacked panel (at PB): the eight weight rows' integer
+// sums, q4_0's offset of 8 (q5_0's 16) taken off.
+INLINE __m256i pk_block(int q4, const uint8_t *PB, const uint8_t *xq, int32_t s8) {
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), b5 = _mm256_set1_epi8(0x10);
+    __m256i sum = _mm256_setzero_si256(), part = sum;
+    if (q4) {
+        for (int v = 0; v < 4; v++) {
+            __m256i V = _mm256_loadu_si256((const __m256i *)(PB + 16 + 32 * v));
+            __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
+            if (q4 == 2) {
+                lo = _mm256_or_si256(lo, _mm256_and_si256(bits_to_bytes(PB + 144 + 4 * v), b5));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(bits_to_bytes(PB + 144 + 16 + 4 * v), b5));
+            }
+            int32_t a, h;
+            memcpy(&a, xq + 4 * v, 4);
+            memcpy(&h, xq + 16 + 4 * v, 4);
+            sum = _mm256_add_epi16(sum, _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)),
+                                                         _mm256_maddubs_epi16(hi, _mm256_set1_epi32(h))));
+            // q5_0's pair sums reach 2 * 31 * 127: four fit in int16 (see pk_rows).
+            if (q4 == 2 && v == 1) {
+                part = _mm256_madd_epi16(sum, ones);
+                sum = _mm256_setzero_si256();
+            }
+        }
+        return _mm256_sub_epi32(_mm256_add_epi32(_mm256_madd_epi16(sum, ones), part),
+                                _mm256_set1_epi32(q4 == 2 ? 2 * s8 : s8));
+    }
+    for (int st = 0; st < 8; st++) {
+        __m256i W = _mm256_loadu_si256((const __m256i *)(PB + 16 + 32 * st)), A = _mm256_abs_epi8(W);
+        int32_t a;
+        memcpy(&a, xq + 4 * st, 4);
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(A, _mm256_sign_epi8(_mm256_set1_epi32(a), W)), ones));
+    }
+    return sum;
+}
+
+// Decode over N repacked panels at once (blocks.h berry_pk_streams_fn); the float steps are pk_rows'.
+INLINE void pk_streams_n(int q4, const int N, const uint8_t *const *P, const int *nc, int64_t nb,
+                         const berry_act_q8 *x, float *const *y) {
+    const size_t pb = BERRY_PK_BYTES(q4);
+    __m256 acc[BERRY_STREAMS];
+    for (int i = 0; i < N; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *xq = x->q + (size_t)b * sizeof(berry_block_q8_0) + 2;
+        __m256 dx = _mm256_set1_ps(x->d[b]);
+        for (int i = 0; i < N; i++) {
+            const uint8_t *B = P[i] + (size_t)b * pb;
+            __m256i s = pk_block(q4, B, xq, x->s8[b]);
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s), acc[i]);
+        }
+    }
+    for (int i = 0; i < N; i++) store_cols8(y[i], acc[i], nc[i], 0);
+}
+
+#define PK_STREAMS(Q4)                                                        \
+    switch (n) {                                                              \
+    case 4: pk_streams_n(Q4, 4, p, nc, nb, x, y); break;                      \
+    case 3: pk_streams_n(Q4, 3, p, nc, nb, x, y); break;                      \
+    case 2: pk_streams_n(Q4, 2, p, nc, nb, x, y); break;                      \
+    default: pk_streams_n(Q4, 1, p, nc, nb, x, y); break;                     \
+    }
+static void pk_streams(int q4, int n, const uint8_t *const *p, const int *nc, int64_t nb, const berry_act_q8 *x,
+                       float *const *y) {
+    if (q4 == 2) { PK_STREAMS(2) }
+    else if (q4) { PK_STREAMS(1) }
+    else { PK_STREAMS(0) }
+}
+#undef PK_STREAMS
+
 static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0, int r1,
                      float *y, size_t ldy, int add) {
     int r = r0;
@@ -869,6 +939,34 @@ static void panel_fpk(const uint8_t *P, int nc, int64_t k0, int nk, const float 
     case 3: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 3); break;
     case 2: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 2); break;
     case 1: panel_f_rows(p, 1, nk, xk, xs, r, y, ldy, nc, add, 1); break;
+    }
+}
+
+// Decode over N repacked f16 panels at once (blocks.h berry_fpk_streams_fn), two accumulators a panel.
+INLINE void fpk_streams_n(const int N, const uint8_t *const *P, const int *nc, int64_t k, const float *x,
+                          float *const *y) {
+    __m256 a[BERRY_STREAMS][2];
+    const uint16_t *p[BERRY_STREAMS];
+    for (int i = 0; i < N; i++) {
+        a[i][0] = a[i][1] = _mm256_setzero_ps();
+        p[i] = (const uint16_t *)P[i];
+    }
+    for (int64_t kk = 0; kk < k; kk++) {
+        __m256 xb = _mm256_broadcast_ss(x + kk);
+        for (int i = 0; i < N; i++) {
+            a[i][0] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p[i] + (size_t)kk * 16))), xb, a[i][0]);
+            a[i][1] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p[i] + (size_t)kk * 16 + 8))), xb, a[i][1]);
+        }
+    }
+    for (int i = 0; i < N; i++) store_f16cols(y[i], a[i][0], a[i][1], nc[i], 0);
+}
+
+static void fpk_streams(int n, const uint8_t *const *p, const int *nc, int64_t k, const float *x, float *const *y) {
+    switch (n) {
+    case 4: fpk_streams_n(4, p, nc, k, x, y); break;
+    case 3: fpk_streams_n(3, p, nc, k, x, y); break;
+    case 2: fpk_streams_n(2, p, nc, k, x, y); break;
+    default: fpk_streams_n(1, p, nc, k, x, y); break;
     }
 }
 
@@ -1176,7 +1274,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
-    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk,
+    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk, .fpk_streams = fpk_streams, .pk_streams = pk_streams,
     .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
