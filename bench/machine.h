@@ -13,8 +13,8 @@ double berry_bench_read_bandwidth(berry_pool *pool);
 
 typedef enum {
     BERRY_PEAK_F32_FMA,   // 8-wide f32 fused multiply-adds (f16 and f32 weights)
-    BERRY_PEAK_Q8,        // q8_0 x q8_0 on AVX2: unsigned-by-signed byte products summed to int16 pairs,
-                          // then to int32 (vpmaddubsw + vpmaddwd), as the q8_0 kernels do
+    BERRY_PEAK_Q8,        // q8_0 x q8_0 on AVX2: x signed by w (vpsignb), unsigned-by-signed byte products
+                          // summed to int16 pairs, then to int32 (vpmaddubsw + vpmaddwd), as the q8_0 kernels do
     BERRY_PEAK_Q4,        // q4_0 x q8_0: the byte products summed in int16 (vpmaddubsw + add), as q4_0 does
 } berry_peak_kind;
 
