@@ -115,6 +115,7 @@ typedef void (*berry_matvec_fn)(int kind, int64_t n, const uint8_t *w, size_t ws
 
 typedef struct {
     berry_matvec_fn matvec_q8, matvec_f;
+    berry_matvec_fn matvec_kq;        // KIND 0 q4_K, 1 q5_K, 2 q6_K weights, X q8_K blocks (optional)
     berry_panel_pk_fn panel_pk;   // repacked q4_0 / q8_0 weights, any number of activation rows
     berry_panel_fpk_fn panel_fpk; // repacked f16 weights, any number of activation rows
     berry_fpk_streams_fn fpk_streams; // repacked f16 weights, decode, several panels at once (optional)

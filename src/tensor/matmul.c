@@ -332,6 +332,10 @@ static kernel_set pick(berry_type t) {
             k.matvec = K->matvec_q8;
             k.mv_kind = t == BERRY_TYPE_Q4_0 ? 1 : t == BERRY_TYPE_Q5_0 ? 2 : 0;
         }
+        if (!k.matvec && K->matvec_kq && (t == BERRY_TYPE_Q4_K || t == BERRY_TYPE_Q5_K || t == BERRY_TYPE_Q6_K)) {
+            k.matvec = K->matvec_kq;
+            k.mv_kind = t == BERRY_TYPE_Q4_K ? 0 : t == BERRY_TYPE_Q5_K ? 1 : 2;
+        }
         if (!k.matvec && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) {
             k.matvec = K->matvec_f;
             k.mv_kind = t == BERRY_TYPE_F32 ? 0 : t == BERRY_TYPE_F16 ? 1 : 2;
