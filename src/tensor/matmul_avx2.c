@@ -1212,8 +1212,12 @@ INLINE void kq45_block(const uint8_t *w, int64_t i, const berry_block_q8_K *x, i
                                                        _mm256_madd_epi16(p1, k4_scale_bcast(sc, 2 * c + 1))));
     }
     __m256i summ = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)xb->bsums));
-    *acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(&a4->d) * xb->d), _mm256_cvtepi32_ps(sumi), *acc);
-    *macc = _mm256_fmadd_ps(_mm256_set1_ps(f16(&a4->dmin) * xb->d), _mm256_cvtepi32_ps(summ), *macc);
+    // d and dmin (adjacent f16) converted together, times the activations' scale.
+    uint32_t dd;
+    memcpy(&dd, &a4->d, 4);
+    __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(xb->d));
+    *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(sumi), *acc);
+    *macc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(ds)), _mm256_cvtepi32_ps(summ), *macc);
 }
 
 // Super-block I of a q6_K row against X: ACC += d * (sum of scaled products - 32 * scaled sums of x).
