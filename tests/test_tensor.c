@@ -622,12 +622,10 @@ TEST(tensor_vec_dots_wsum_match_double) {
 // berry_matmul_packed_n (one activation quantization, one dispatch for several weights) gives bit for
 // bit what one berry_matmul_packed per weight gives, for a mix of q4_0, q8_0, f16 and q5_0 weights of
 // different heights, decode and batch rows, one and three threads.
-TEST(tensor_matmul_packed_n_equals_one_by_one) {
+static void packed_n_case(const berry_type *types, const int64_t *ms, int64_t k) {
     berry_rng r;
     berry_rng_seed(&r, 29, 0);
     berry_pool *pool = berry_pool_create(3);
-    berry_type types[4] = {BERRY_TYPE_Q4_0, BERRY_TYPE_Q8_0, BERRY_TYPE_F16, BERRY_TYPE_Q5_0};
-    int64_t k = 32 * 7, ms[4] = {13, 8, 29, 11};
     int rows_list[3] = {1, 5, 30};
     uint8_t *w[4], *wp[4];
     for (int i = 0; i < 4; i++) {
@@ -643,7 +641,10 @@ TEST(tensor_matmul_packed_n_equals_one_by_one) {
             berry_pool *p = pi ? pool : NULL;
             float *x = berry_calloc((size_t)rows * (size_t)k, 4), *y1[4], *y2[4];
             random_floats(&r, x, rows * k, 1.0f);
-            uint8_t *scratch = berry_calloc(berry_matmul_scratch_size(BERRY_TYPE_Q4_0, rows, k), 1);
+            size_t ss = 0;
+            for (int i = 0; i < 4; i++)
+                if (berry_matmul_scratch_size(types[i], rows, k) > ss) ss = berry_matmul_scratch_size(types[i], rows, k);
+            uint8_t *scratch = berry_calloc(ss, 1);
             berry_mm_w ops[4];
             for (int i = 0; i < 4; i++) {
                 y1[i] = berry_calloc((size_t)rows * (size_t)ms[i], 4);
@@ -667,4 +668,19 @@ TEST(tensor_matmul_packed_n_equals_one_by_one) {
         }
     for (int i = 0; i < 4; i++) { berry_free(w[i]); berry_free(wp[i]); }
     berry_pool_free(pool);
+}
+
+TEST(tensor_matmul_packed_n_equals_one_by_one) {
+    berry_type types[4] = {BERRY_TYPE_Q4_0, BERRY_TYPE_Q8_0, BERRY_TYPE_F16, BERRY_TYPE_Q5_0};
+    int64_t ms[4] = {13, 8, 29, 11};
+    packed_n_case(types, ms, 32 * 7);
+}
+
+// q4_K reads q8_K activations: fused with f16, and a mix with q8_0-activation types run one by one.
+TEST(tensor_matmul_packed_n_q4_K_mix) {
+    berry_type types[4] = {BERRY_TYPE_Q4_K, BERRY_TYPE_F16, BERRY_TYPE_Q4_K, BERRY_TYPE_Q8_0};
+    int64_t ms[4] = {19, 13, 9, 8};
+    packed_n_case(types, ms, 512);
+    berry_type fused[4] = {BERRY_TYPE_Q4_K, BERRY_TYPE_F16, BERRY_TYPE_Q4_K, BERRY_TYPE_F16};
+    packed_n_case(fused, ms, 512);
 }

@@ -87,6 +87,19 @@ typedef void (*berry_panel_pk_fn)(int q4, const uint8_t *p, int nc, int64_t b0, 
 typedef void (*berry_panel_fpk_fn)(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0,
                                    int r1, float *y, size_t ldy, int add);
 
+// q4_K weights repacked at load: panels of 8 rows, per super-block (256 values) BERRY_PK4K_BYTES
+// bytes: the 8 rows' d (f16) at 0, dmin (f16) at 16, the sub-block scales at 32 + 8 j + c and mins at
+// 96 + 8 j + c (sub-block j, row c; 6-bit values as bytes), then per sub-block j at 160 + 128 j four
+// vectors of 32 bytes as q4_0's panels: vector v, lane c: row c's bytes 4v..4v+3 of the sub-block,
+// byte b holding value b in its low nibble and value 16 + b in its high nibble. Activations: q8_K
+// rows (xs bytes apart). Kernel: as berry_panel_pk_fn over super-blocks [b0, b0 + nbs).
+#define BERRY_PK4K_BYTES (160 + 1024)
+typedef void (*berry_panel_q4k_fn)(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs,
+                                   int r0, int r1, float *y, size_t ldy, int add);
+// Decode over N <= BERRY_STREAMS such panels of NB super-blocks at once, X one row (see below).
+typedef void (*berry_q4k_streams_fn)(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x,
+                                     float *const *y);
+
 // Decode (one activation row X of K values) over N <= BERRY_STREAMS repacked f16 panels at once:
 // Y_i[c] = dot(row c of panel P_i, X) for c < NC_i. Each panel is its own stream through memory: two
 // threads reading one stream each drew 41-46 GB/s on the development machine, four streams each 59-60.
@@ -120,6 +133,8 @@ typedef struct {
     berry_panel_fpk_fn panel_fpk; // repacked f16 weights, any number of activation rows
     berry_fpk_streams_fn fpk_streams; // repacked f16 weights, decode, several panels at once (optional)
     berry_pk_streams_fn pk_streams;   // repacked q4_0 / q5_0 / q8_0 weights, the same (optional)
+    berry_panel_q4k_fn panel_q4k;     // repacked q4_K weights, any number of activation rows
+    berry_q4k_streams_fn q4k_streams; // repacked q4_K weights, decode, several panels at once (optional)
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;

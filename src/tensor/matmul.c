@@ -186,6 +186,36 @@ static void panel_pk_ref(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, 
         }
 }
 
+// Repacked q4_K panels (blocks.h BERRY_PK4K_BYTES), element by element, with the AVX2 kernel's float
+// steps: per super-block d * dx * (integer sum of scaled products) - dmin * dx * (integer sum of mins
+// times the activations' sub-block sums).
+static void panel_q4k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
+                          float *y, size_t ldy, int add) {
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < nc; c++) {
+            float s = 0;
+            for (int64_t b = b0; b < b0 + nbs; b++) {
+                const uint8_t *B = p + (size_t)b * BERRY_PK4K_BYTES;
+                const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + b;
+                int isum = 0, msum = 0;
+                for (int j = 0; j < 8; j++) {
+                    int sub = 0;
+                    for (int l = 0; l < 32; l++) {
+                        uint8_t byte = B[160 + 128 * j + 32 * ((l % 16) / 4) + 4 * c + l % 4];
+                        sub += (l < 16 ? byte & 0xF : byte >> 4) * xb->qs[32 * j + l];
+                    }
+                    isum += B[32 + 8 * j + c] * sub;
+                    msum += B[96 + 8 * j + c] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+                }
+                uint16_t hd, hm;
+                memcpy(&hd, B + 2 * c, 2);
+                memcpy(&hm, B + 16 + 2 * c, 2);
+                s += berry_f16_to_f32(hd) * xb->d * (float)isum - berry_f16_to_f32(hm) * xb->d * (float)msum;
+            }
+            y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + s : s;
+        }
+}
+
 static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0, int r1,
                           float *y, size_t ldy, int add) {
     for (int r = r0; r < r1; r++)
@@ -201,7 +231,7 @@ static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const fl
 }
 
 const berry_kernels berry_kernels_scalar = {
-    .panel_pk = panel_pk_ref, .panel_fpk = panel_fpk_ref,
+    .panel_pk = panel_pk_ref, .panel_fpk = panel_fpk_ref, .panel_q4k = panel_q4k_ref,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
@@ -286,6 +316,8 @@ typedef struct {
     berry_panel_fpk_fn panel_fpk;
     berry_fpk_streams_fn fpk_streams;
     berry_pk_streams_fn pk_streams;
+    berry_panel_q4k_fn panel_q4k;
+    berry_q4k_streams_fn q4k_streams;
     int tr, tc;
 } kernel_set;
 
@@ -326,6 +358,8 @@ static kernel_set pick(berry_type t) {
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
         if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.panel_pk = K->panel_pk;
         if (!k.pk_streams && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.pk_streams = K->pk_streams;
+        if (!k.panel_q4k && t == BERRY_TYPE_Q4_K) k.panel_q4k = K->panel_q4k;
+        if (!k.q4k_streams && t == BERRY_TYPE_Q4_K) k.q4k_streams = K->q4k_streams;
         if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
         if (!k.fpk_streams && t == BERRY_TYPE_F16) k.fpk_streams = K->fpk_streams;
         if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) {
@@ -385,7 +419,8 @@ typedef struct {
     size_t xstride;
     uint8_t *scratch;
     berry_act_q8 act;    // the packed GEMM's view of q8_0 activations (when packed)
-    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM, 3 repacked weights; q4: 1 q4_0 weights, 2 q5_0
+    int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM, 3 repacked weights, 4 repacked f16, 5 repacked
+                         // q4_K; q4: 1 q4_0 weights, 2 q5_0
     int kind;            // float weights: 0 f32, 1 f16, 2 bf16
     float *y;            // (rows, M)
     int rows;
@@ -399,7 +434,7 @@ static void convert_rows(void *ctx, int ith, int nth) {
     for (int r = b; r < e; r++) {
         uint8_t *q = j->scratch + (size_t)r * j->xstride;
         j->ks.quant(j->x + (size_t)r * j->k, q, j->k);
-        if (!j->packed) continue;
+        if (j->packed != 1 && j->packed != 3) continue;   // only the q8_0 panels read d and s8
         int64_t nb = j->k / 32;
         float *d = (float *)j->act.d + (size_t)r * (size_t)nb;
         int32_t *s8 = (int32_t *)j->act.s8 + (size_t)r * (size_t)nb;
@@ -550,8 +585,49 @@ static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
     }
 }
 
+// Repacked q4_K: thread ITH takes whole panels of 8 rows; activation rows (q8_K) in chunks that stay
+// in L2, four super-blocks of the panel (4.6 KiB, in L1) at a time; decode takes all of K at once.
+static void mm_run_panels_q4k(mm_job *j, int ith, int nth) {
+    int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
+    int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
+    if (c_end > j->m) c_end = j->m;
+    int64_t nb = j->k / 256, slice = j->rows == 1 || nb < 4 ? nb : 4;
+    size_t panel = (size_t)nb * BERRY_PK4K_BYTES;
+    if (j->rows == 1 && j->ks.q4k_streams && c_begin < c_end) {
+        // Decode: BERRY_STREAMS contiguous parts of the thread's panels side by side.
+        int64_t u0 = c_begin / 8, n = (c_end - c_begin + 7) / 8, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
+        for (int64_t i = 0; i < h; i++) {
+            const uint8_t *p[BERRY_STREAMS];
+            int nc[BERRY_STREAMS], cnt = 0;
+            float *y[BERRY_STREAMS];
+            for (int64_t u = u0 + i; u < u0 + n; u += h) {
+                int64_t c = u * 8;
+                p[cnt] = j->w + (size_t)u * panel;
+                nc[cnt] = (int)(c_end - c < 8 ? c_end - c : 8);
+                y[cnt++] = j->y + c;
+            }
+            j->ks.q4k_streams(cnt, p, nc, nb, j->xa, y);
+        }
+        return;
+    }
+    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_K));
+    chunk = chunk < 4 ? 4 : chunk / 4 * 4;
+    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
+        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
+        for (int64_t c = c_begin; c < c_end; c += 8) {
+            int nc = (int)(c_end - c < 8 ? c_end - c : 8);
+            for (int64_t b0 = 0; b0 < nb; b0 += slice) {
+                int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
+                j->ks.panel_q4k(j->w + (size_t)(c / 8) * panel, nc, b0, nbs, j->xa, j->xstride, (int)r0, r1, j->y + c,
+                                (size_t)j->m, b0 > 0);
+            }
+        }
+    }
+}
+
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
+    if (j->packed == 5) { mm_run_panels_q4k(j, ith, nth); return; }
     if (j->packed == 4) { mm_run_repacked_f(j, ith, nth); return; }
     if (j->packed == 3) { mm_run_panels(j, ith, nth, 1); return; }
     if (j->packed == 1) { mm_run_panels(j, ith, nth, 0); return; }
@@ -630,6 +706,11 @@ size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
         if (__builtin_mul_overflow((size_t)((m + 15) / 16), BERRY_PKF_BYTES(k), &total)) return 0;
         return total;
     }
+    if (t == BERRY_TYPE_Q4_K && k > 0 && m > 0 && k % 256 == 0) {
+        size_t total;
+        if (__builtin_mul_overflow((size_t)((m + 7) / 8), (size_t)(k / 256) * BERRY_PK4K_BYTES, &total)) return 0;
+        return total;
+    }
     if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q5_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
     size_t panels = (size_t)((m + 7) / 8), per = (size_t)(k / 32) * BERRY_PK_BYTES(pk_kind(t)), total;
     if (__builtin_mul_overflow(panels, per, &total)) return 0;
@@ -653,9 +734,40 @@ static void repack_panels_f16(repack_job *j, int ith, int nth) {
     }
 }
 
+// q4_K: blocks.h BERRY_PK4K_BYTES. Rows past M keep zero scales and values.
+static void repack_panels_q4k(repack_job *j, int ith, int nth) {
+    int64_t nb = j->k / 256;
+    size_t ws = (size_t)nb * sizeof(berry_block_q4_K);
+    int b, e;
+    berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
+    for (int p = b; p < e; p++)
+        for (int64_t i = 0; i < nb; i++) {
+            uint8_t *B = j->dst + ((size_t)p * (size_t)nb + (size_t)i) * BERRY_PK4K_BYTES;
+            memset(B, 0, BERRY_PK4K_BYTES);
+            for (int c = 0; c < 8; c++) {
+                int64_t row = (int64_t)p * 8 + c;
+                if (row >= j->m) break;
+                const berry_block_q4_K *a = (const berry_block_q4_K *)(j->w + (size_t)row * ws) + i;
+                memcpy(B + 2 * c, &a->d, 2);
+                memcpy(B + 16 + 2 * c, &a->dmin, 2);
+                for (int sb = 0; sb < 8; sb++) {
+                    berry_k4_scale_min(sb, a->scales, &B[32 + 8 * sb + c], &B[96 + 8 * sb + c]);
+                    // Value l of sub-block sb is nibble sb % 2 of qs[32 (sb / 2) + l].
+                    for (int bb = 0; bb < 16; bb++) {
+                        int sh = 4 * (sb % 2);
+                        uint8_t v0 = (uint8_t)((a->qs[32 * (sb / 2) + bb] >> sh) & 0xF);
+                        uint8_t v1 = (uint8_t)((a->qs[32 * (sb / 2) + 16 + bb] >> sh) & 0xF);
+                        B[160 + 128 * sb + 32 * (bb / 4) + 4 * c + bb % 4] = (uint8_t)(v0 | v1 << 4);
+                    }
+                }
+            }
+        }
+}
+
 static void repack_panels(void *ctx, int ith, int nth) {
     repack_job *j = ctx;
     if (j->t == BERRY_TYPE_F16) { repack_panels_f16(j, ith, nth); return; }
+    if (j->t == BERRY_TYPE_Q4_K) { repack_panels_q4k(j, ith, nth); return; }
     int kind = pk_kind(j->t), q4 = kind != 0;
     int64_t nb = j->k / 32;
     size_t bs = kind == 2 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
@@ -707,11 +819,18 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
                            void *scratch) {
     if (n <= 0 || n > BERRY_MATMUL_MAX_N || rows <= 0) return;
     mm_multi mj = {.n = n};
-    bool quantized = false;
+    bool quantized = false, q8k = false;
     for (int i = 0; i < n; i++) {
         if (!berry_repack_size(ws[i].type, k, ws[i].m)) return;
-        quantized |= ws[i].type != BERRY_TYPE_F16;
+        quantized |= ws[i].type != BERRY_TYPE_F16 && ws[i].type != BERRY_TYPE_Q4_K;
+        q8k |= ws[i].type == BERRY_TYPE_Q4_K;
     }
+    // q4_K reads q8_K activations, the others q8_0: a mix of the two is run one weight at a time.
+    if (q8k && quantized) {
+        for (int i = 0; i < n; i++) berry_matmul_packed_n(pool, 1, &ws[i], x, rows, k, scratch);
+        return;
+    }
+    quantized |= q8k;
     // q4_0 and q8_0 take the same q8_0 activations: quantized once, for all of them.
     int64_t nb = k / 32;
     size_t xstride = berry_row_size(BERRY_TYPE_Q8_0, k), off = ((size_t)rows * xstride + 63) / 64 * 64;
@@ -722,6 +841,12 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
         mj.j[i] = (mm_job){.ks = pick(t), .w = ws[i].wp, .x = x, .scratch = scratch, .y = ws[i].y, .rows = rows,
                            .k = k, .m = ws[i].m};
         if (t == BERRY_TYPE_F16) { mj.j[i].packed = 4; continue; }
+        if (t == BERRY_TYPE_Q4_K) {
+            mj.j[i].xa = scratch;
+            mj.j[i].xstride = berry_row_size(BERRY_TYPE_Q8_K, k);
+            mj.j[i].packed = 5;
+            continue;
+        }
         mj.j[i].xa = scratch;
         mj.j[i].xstride = xstride;
         mj.j[i].packed = 3;
@@ -730,7 +855,7 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
     }
     if (quantized) {
         int qi = 0;
-        while (mj.j[qi].packed != 3) qi++;
+        while (mj.j[qi].packed != 3 && mj.j[qi].packed != 5) qi++;
         if (rows >= 4 && pool) berry_pool_run(pool, convert_rows, &mj.j[qi]);
         else convert_rows(&mj.j[qi], 0, 1);
     }

@@ -802,6 +802,140 @@ static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, cons
     }
 }
 
+// ---- repacked q4_K weights (blocks.h BERRY_PK4K_BYTES) ---------------------------------------------
+// As q4_0's panels, per 32-value sub-block: the unsigned nibbles' products summed in int16 over the
+// sub-block (at most 8 * 2 * 15 * 127 = 30480), then one vpmaddwd by the rows' 6-bit scales, each
+// lane's scale in both its int16 (exact in int32: 2 * 63 * 30480 a sub-block). The mins' term,
+// sum over j of m_j * (sum of the activations of sub-block j), is a vpmaddwd a pair of sub-blocks;
+// per super-block one conversion and two FMAs a row.
+
+// NR (1-4) rows of q8_K activations (row r + i at X + (r + i) * xs) against super-blocks
+// [b0, b0 + nbs) of panel P.
+INLINE void q4k_rows(const uint8_t *P, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r, float *y, size_t ldy,
+                     int nc, int add, const int NR) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    // Byte c of 8 scale bytes (broadcast to both 128-bit lanes) into both int16 of 32-bit lane c.
+    const __m256i spread = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
+                                            4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
+    __m256 acc[4];
+    for (int i = 0; i < NR; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = b0; b < b0 + nbs; b++) {
+        const uint8_t *B = P + (size_t)b * BERRY_PK4K_BYTES;
+        const berry_block_q8_K *xb[4];
+        __m256i isum[4];
+        for (int i = 0; i < NR; i++) {
+            xb[i] = (const berry_block_q8_K *)(x + (size_t)(r + i) * xs) + b;
+            isum[i] = _mm256_setzero_si256();
+        }
+        for (int j = 0; j < 8; j++) {
+            int64_t sc8;
+            memcpy(&sc8, B + 32 + 8 * j, 8);
+            __m256i scv = _mm256_shuffle_epi8(_mm256_set1_epi64x(sc8), spread);
+            __m256i s16[4];
+            for (int i = 0; i < NR; i++) s16[i] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+            for (int v = 0; v < 4; v++) {
+                __m256i V = _mm256_loadu_si256((const __m256i *)(B + 160 + 128 * j + 32 * v));
+                __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
+                for (int i = 0; i < NR; i++) {
+                    int32_t a, h;
+                    memcpy(&a, xb[i]->qs + 32 * j + 4 * v, 4);
+                    memcpy(&h, xb[i]->qs + 32 * j + 16 + 4 * v, 4);
+                    s16[i] = _mm256_add_epi16(s16[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(a)),
+                                                                       _mm256_maddubs_epi16(hi, _mm256_set1_epi32(h))));
+                }
+            }
+            for (int i = 0; i < NR; i++) isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16[i], scv));
+        }
+        // Mins of sub-blocks 2k and 2k + 1 as the two int16 of each lane, against the activations'
+        // sub-block sums (pairs of bsums) of those two sub-blocks.
+        __m256i mp[4];
+        for (int k = 0; k < 4; k++)
+            mp[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(B + 96 + 16 * k)),
+                                                           _mm_loadl_epi64((const __m128i *)(B + 96 + 16 * k + 8))));
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+        __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(B + 16)));
+        for (int i = 0; i < NR; i++) {
+            __m128i xsv = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb[i]->bsums),
+                                         _mm_loadu_si128((const __m128i *)(xb[i]->bsums + 8)));
+            __m256i msum = _mm256_madd_epi16(mp[0], _mm256_broadcastd_epi32(xsv));
+            msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp[1], _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0x55))));
+            msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp[2], _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0xAA))));
+            msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp[3], _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0xFF))));
+            __m256 dx = _mm256_set1_ps(xb[i]->d);
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum[i]), acc[i]);
+            acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, dx), _mm256_cvtepi32_ps(msum), acc[i]);
+        }
+    }
+    for (int i = 0; i < NR; i++) store_cols8(y + (size_t)(r + i) * ldy, acc[i], nc, add);
+}
+
+// Decode: one row of q8_K activations against N (1-4) repacked q4_K panels side by side (four
+// streams, as pk_streams), with q4k_rows' integer sums and float steps.
+INLINE void q4k_streams_n(const int N, const uint8_t *const *P, const int *nc, int64_t nb, const uint8_t *x,
+                          float *const *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i spread = _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1,
+                                            4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
+    __m256 acc[BERRY_STREAMS];
+    for (int n = 0; n < N; n++) acc[n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const berry_block_q8_K *xb = (const berry_block_q8_K *)x + b;
+        __m128i xsv = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums),
+                                     _mm_loadu_si128((const __m128i *)(xb->bsums + 8)));
+        __m256i xp[4] = {_mm256_broadcastd_epi32(xsv), _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0x55)),
+                         _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0xAA)),
+                         _mm256_broadcastd_epi32(_mm_shuffle_epi32(xsv, 0xFF))};
+        __m256 dx = _mm256_set1_ps(xb->d);
+        for (int n = 0; n < N; n++) {
+            const uint8_t *B = P[n] + (size_t)b * BERRY_PK4K_BYTES;
+            __m256i isum = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                int64_t sc8;
+                memcpy(&sc8, B + 32 + 8 * j, 8);
+                __m256i s16 = _mm256_setzero_si256();
+                for (int v = 0; v < 4; v++) {
+                    __m256i V = _mm256_loadu_si256((const __m256i *)(B + 160 + 128 * j + 32 * v));
+                    int32_t a, h;
+                    memcpy(&a, xb->qs + 32 * j + 4 * v, 4);
+                    memcpy(&h, xb->qs + 32 * j + 16 + 4 * v, 4);
+                    s16 = _mm256_add_epi16(s16, _mm256_add_epi16(
+                        _mm256_maddubs_epi16(_mm256_and_si256(V, m4), _mm256_set1_epi32(a)),
+                        _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(V, 4), m4), _mm256_set1_epi32(h))));
+                }
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(s16, _mm256_shuffle_epi8(_mm256_set1_epi64x(sc8), spread)));
+            }
+            __m256i msum = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                __m256i mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(B + 96 + 16 * k)),
+                                                                    _mm_loadl_epi64((const __m128i *)(B + 96 + 16 * k + 8))));
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp, xp[k]));
+            }
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+            __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(B + 16)));
+            acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum), acc[n]);
+            acc[n] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, dx), _mm256_cvtepi32_ps(msum), acc[n]);
+        }
+    }
+    for (int n = 0; n < N; n++) store_cols8(y[n], acc[n], nc[n], 0);
+}
+
+static void q4k_streams(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x, float *const *y) {
+    switch (n) {
+    case 4: q4k_streams_n(4, p, nc, nb, x, y); break;
+    case 3: q4k_streams_n(3, p, nc, nb, x, y); break;
+    case 2: q4k_streams_n(2, p, nc, nb, x, y); break;
+    default: q4k_streams_n(1, p, nc, nb, x, y); break;
+    }
+}
+
+static void panel_q4k(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
+                      float *y, size_t ldy, int add) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) q4k_rows(p, b0, nbs, x, xs, r, y, ldy, nc, add, 4);
+    for (; r < r1; r++) q4k_rows(p, b0, nbs, x, xs, r, y, ldy, nc, add, 1);
+}
+
 // ---- packed GEMM panel for float weights ----------------------------------------------------------
 // Sixteen weight rows converted to f32 and stored k-major (16 floats per k: rows 0..7, then 8..15),
 // so that one broadcast activation value times two weight vectors feeds sixteen outputs. Six
@@ -1379,7 +1513,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
-    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk, .fpk_streams = fpk_streams, .pk_streams = pk_streams, .matvec_kq = matvec_kq,
+    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk, .fpk_streams = fpk_streams, .pk_streams = pk_streams, .matvec_kq = matvec_kq, .panel_q4k = panel_q4k, .q4k_streams = q4k_streams,
     .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
