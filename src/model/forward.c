@@ -168,9 +168,9 @@ static void lora_add(berry_ctx *c, const berry_weight *w, const float *x, float 
 // the stored blocks packed per call into L1 ran faster on 2 threads (q8_0, 256 rows: 225 against 147
 // tokens/s on the development machine; equal on 1 thread); with the six-row q8_0 tile both give
 // 286-288. For decode and batched decode the repacked panels win (16 rows: 184 against 140), and for
-// f16 and q4_K (whose only panel kernels read repacked weights) at every size.
+// f16, q4_K and q6_K (whose only panel kernels read repacked weights) at every size.
 static bool use_packed(const berry_weight *w, int T) {
-    return w->packed && (T < 64 || w->type == BERRY_TYPE_F16 || w->type == BERRY_TYPE_Q4_K);
+    return w->packed && (T < 64 || w->type == BERRY_TYPE_F16 || w->type == BERRY_TYPE_Q4_K || w->type == BERRY_TYPE_Q6_K);
 }
 
 // Y (T, M) = X (T, K) . W^T on the context's pool, plus (X A^T) (scale B)^T when a LoRA adapter adapts

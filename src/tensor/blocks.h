@@ -96,6 +96,15 @@ typedef void (*berry_panel_fpk_fn)(const uint8_t *p, int nc, int64_t k0, int nk,
 #define BERRY_PK4K_BYTES (160 + 1024)
 typedef void (*berry_panel_q4k_fn)(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs,
                                    int r0, int r1, float *y, size_t ldy, int add);
+// q6_K weights repacked at load: panels of 8 rows, per super-block BERRY_PK6K_BYTES bytes: the 8 rows'
+// d (f16) at 0; per 16-value sub-block j at 16 + 16 j the rows' scales, row c's (int8) at bytes 2c and
+// 2c + 1; per sub-block j at 272 + 128 j four vectors of 32 bytes: vector v, lane c: row c's values
+// 4v..4v+3 of the sub-block as bytes (0..63, x = d * scale * (value - 32)). The values are unpacked
+// from their 4 + 2 bits (1.38x the GGUF block's bytes), so that the kernels read them as they are.
+#define BERRY_PK6K_BYTES (16 + 256 + 2048)
+typedef void (*berry_panel_q6k_fn)(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs,
+                                   int r0, int r1, float *y, size_t ldy, int add);
+
 // Decode over N <= BERRY_STREAMS such panels of NB super-blocks at once, X one row (see below).
 typedef void (*berry_q4k_streams_fn)(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x,
                                      float *const *y);
@@ -135,6 +144,8 @@ typedef struct {
     berry_pk_streams_fn pk_streams;   // repacked q4_0 / q5_0 / q8_0 weights, the same (optional)
     berry_panel_q4k_fn panel_q4k;     // repacked q4_K weights, any number of activation rows
     berry_q4k_streams_fn q4k_streams; // repacked q4_K weights, decode, several panels at once (optional)
+    berry_panel_q6k_fn panel_q6k;     // repacked q6_K weights, any number of activation rows
+    berry_q4k_streams_fn q6k_streams; // repacked q6_K weights, decode, several panels at once (optional)
     berry_panel_fn panel_q8;
     berry_panel_f_fn panel_f;   // float weights, for rows >= 16   // q4_0 / q8_0 weights against q8_0 activations, for rows >= 4
     berry_dot_fn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_K, dot_q5_K, dot_q6_K, dot_q8_K;

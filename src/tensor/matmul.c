@@ -216,6 +216,30 @@ static void panel_q4k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const u
         }
 }
 
+// Repacked q6_K panels (blocks.h BERRY_PK6K_BYTES), element by element: per super-block d * dx *
+// (sum over sub-blocks of scale * (sum of value * x - 32 * the sub-block's activation sum)).
+static void panel_q6k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
+                          float *y, size_t ldy, int add) {
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < nc; c++) {
+            float s = 0;
+            for (int64_t b = b0; b < b0 + nbs; b++) {
+                const uint8_t *B = p + (size_t)b * BERRY_PK6K_BYTES;
+                const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + b;
+                int isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    int sub = 0;
+                    for (int l = 0; l < 16; l++) sub += B[272 + 128 * j + 32 * (l / 4) + 4 * c + l % 4] * xb->qs[16 * j + l];
+                    isum += (int8_t)B[16 + 16 * j + 2 * c] * (sub - 32 * xb->bsums[j]);
+                }
+                uint16_t hd;
+                memcpy(&hd, B + 2 * c, 2);
+                s += berry_f16_to_f32(hd) * xb->d * (float)isum;
+            }
+            y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + s : s;
+        }
+}
+
 static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0, int r1,
                           float *y, size_t ldy, int add) {
     for (int r = r0; r < r1; r++)
@@ -231,7 +255,7 @@ static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const fl
 }
 
 const berry_kernels berry_kernels_scalar = {
-    .panel_pk = panel_pk_ref, .panel_fpk = panel_fpk_ref, .panel_q4k = panel_q4k_ref,
+    .panel_pk = panel_pk_ref, .panel_fpk = panel_fpk_ref, .panel_q4k = panel_q4k_ref, .panel_q6k = panel_q6k_ref,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
     .dot_q8_0 = dot_q8_0, .dot_q4_K = dot_q4_K, .dot_q5_K = dot_q5_K, .dot_q6_K = dot_q6_K,
@@ -316,8 +340,8 @@ typedef struct {
     berry_panel_fpk_fn panel_fpk;
     berry_fpk_streams_fn fpk_streams;
     berry_pk_streams_fn pk_streams;
-    berry_panel_q4k_fn panel_q4k;
-    berry_q4k_streams_fn q4k_streams;
+    berry_panel_q4k_fn panel_kq;        // repacked q4_K or q6_K (the weight's type)
+    berry_q4k_streams_fn kq_streams;
     int tr, tc;
 } kernel_set;
 
@@ -358,8 +382,8 @@ static kernel_set pick(berry_type t) {
         if (!k.panel_f && (t == BERRY_TYPE_F32 || t == BERRY_TYPE_F16 || t == BERRY_TYPE_BF16)) k.panel_f = K->panel_f;
         if (!k.panel_pk && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.panel_pk = K->panel_pk;
         if (!k.pk_streams && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) k.pk_streams = K->pk_streams;
-        if (!k.panel_q4k && t == BERRY_TYPE_Q4_K) k.panel_q4k = K->panel_q4k;
-        if (!k.q4k_streams && t == BERRY_TYPE_Q4_K) k.q4k_streams = K->q4k_streams;
+        if (!k.panel_kq) k.panel_kq = t == BERRY_TYPE_Q4_K ? K->panel_q4k : t == BERRY_TYPE_Q6_K ? K->panel_q6k : NULL;
+        if (!k.kq_streams) k.kq_streams = t == BERRY_TYPE_Q4_K ? K->q4k_streams : t == BERRY_TYPE_Q6_K ? K->q6k_streams : NULL;
         if (!k.panel_fpk && t == BERRY_TYPE_F16) k.panel_fpk = K->panel_fpk;
         if (!k.fpk_streams && t == BERRY_TYPE_F16) k.fpk_streams = K->fpk_streams;
         if (!k.matvec && (t == BERRY_TYPE_Q8_0 || t == BERRY_TYPE_Q4_0 || t == BERRY_TYPE_Q5_0)) {
@@ -420,7 +444,7 @@ typedef struct {
     uint8_t *scratch;
     berry_act_q8 act;    // the packed GEMM's view of q8_0 activations (when packed)
     int packed, q4;      // packed: 1 q8_0 GEMM, 2 float GEMM, 3 repacked weights, 4 repacked f16, 5 repacked
-                         // q4_K; q4: 1 q4_0 weights, 2 q5_0
+                         // q4_K / q6_K; q4: 1 q4_0 weights, 2 q5_0 (packed 5: 5 q4_K, 6 q6_K)
     int kind;            // float weights: 0 f32, 1 f16, 2 bf16
     float *y;            // (rows, M)
     int rows;
@@ -585,15 +609,15 @@ static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
     }
 }
 
-// Repacked q4_K: thread ITH takes whole panels of 8 rows; activation rows (q8_K) in chunks that stay
+// Repacked q4_K or q6_K (Q4 6): thread ITH takes whole panels of 8 rows; activation rows (q8_K) in chunks that stay
 // in L2, four super-blocks of the panel (4.6 KiB, in L1) at a time; decode takes all of K at once.
 static void mm_run_panels_q4k(mm_job *j, int ith, int nth) {
     int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
     if (c_end > j->m) c_end = j->m;
     int64_t nb = j->k / 256, slice = j->rows == 1 || nb < 4 ? nb : 4;
-    size_t panel = (size_t)nb * BERRY_PK4K_BYTES;
-    if (j->rows == 1 && j->ks.q4k_streams && c_begin < c_end) {
+    size_t panel = (size_t)nb * (j->q4 == 6 ? BERRY_PK6K_BYTES : BERRY_PK4K_BYTES);
+    if (j->rows == 1 && j->ks.kq_streams && c_begin < c_end) {
         // Decode: BERRY_STREAMS contiguous parts of the thread's panels side by side.
         int64_t u0 = c_begin / 8, n = (c_end - c_begin + 7) / 8, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
         for (int64_t i = 0; i < h; i++) {
@@ -606,7 +630,7 @@ static void mm_run_panels_q4k(mm_job *j, int ith, int nth) {
                 nc[cnt] = (int)(c_end - c < 8 ? c_end - c : 8);
                 y[cnt++] = j->y + c;
             }
-            j->ks.q4k_streams(cnt, p, nc, nb, j->xa, y);
+            j->ks.kq_streams(cnt, p, nc, nb, j->xa, y);
         }
         return;
     }
@@ -618,7 +642,7 @@ static void mm_run_panels_q4k(mm_job *j, int ith, int nth) {
             int nc = (int)(c_end - c < 8 ? c_end - c : 8);
             for (int64_t b0 = 0; b0 < nb; b0 += slice) {
                 int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
-                j->ks.panel_q4k(j->w + (size_t)(c / 8) * panel, nc, b0, nbs, j->xa, j->xstride, (int)r0, r1, j->y + c,
+                j->ks.panel_kq(j->w + (size_t)(c / 8) * panel, nc, b0, nbs, j->xa, j->xstride, (int)r0, r1, j->y + c,
                                 (size_t)j->m, b0 > 0);
             }
         }
@@ -706,9 +730,9 @@ size_t berry_repack_size(berry_type t, int64_t k, int64_t m) {
         if (__builtin_mul_overflow((size_t)((m + 15) / 16), BERRY_PKF_BYTES(k), &total)) return 0;
         return total;
     }
-    if (t == BERRY_TYPE_Q4_K && k > 0 && m > 0 && k % 256 == 0) {
-        size_t total;
-        if (__builtin_mul_overflow((size_t)((m + 7) / 8), (size_t)(k / 256) * BERRY_PK4K_BYTES, &total)) return 0;
+    if ((t == BERRY_TYPE_Q4_K || t == BERRY_TYPE_Q6_K) && k > 0 && m > 0 && k % 256 == 0) {
+        size_t total, per = t == BERRY_TYPE_Q6_K ? BERRY_PK6K_BYTES : BERRY_PK4K_BYTES;
+        if (__builtin_mul_overflow((size_t)((m + 7) / 8), (size_t)(k / 256) * per, &total)) return 0;
         return total;
     }
     if ((t != BERRY_TYPE_Q4_0 && t != BERRY_TYPE_Q5_0 && t != BERRY_TYPE_Q8_0) || k <= 0 || m <= 0 || k % 32) return 0;
@@ -764,10 +788,41 @@ static void repack_panels_q4k(repack_job *j, int ith, int nth) {
         }
 }
 
+// q6_K: blocks.h BERRY_PK6K_BYTES. Value e of a block (0..255): sub-block j = e / 16 lies in half
+// j / 8; within the half, e' = e % 128 has its low 4 bits in ql[64 half + e' % 32 + 32 ((e' / 32) & 1)]
+// (the low nibble for e' < 64) and its top 2 bits at bit 2 (e' / 32) of qh[32 half + e' % 32].
+static void repack_panels_q6k(repack_job *j, int ith, int nth) {
+    int64_t nb = j->k / 256;
+    size_t ws = (size_t)nb * sizeof(berry_block_q6_K);
+    int b, e;
+    berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
+    for (int p = b; p < e; p++)
+        for (int64_t i = 0; i < nb; i++) {
+            uint8_t *B = j->dst + ((size_t)p * (size_t)nb + (size_t)i) * BERRY_PK6K_BYTES;
+            memset(B, 0, BERRY_PK6K_BYTES);
+            for (int c = 0; c < 8; c++) {
+                int64_t row = (int64_t)p * 8 + c;
+                if (row >= j->m) break;
+                const berry_block_q6_K *a = (const berry_block_q6_K *)(j->w + (size_t)row * ws) + i;
+                memcpy(B + 2 * c, &a->d, 2);
+                for (int sb = 0; sb < 16; sb++) {
+                    B[16 + 16 * sb + 2 * c] = B[16 + 16 * sb + 2 * c + 1] = (uint8_t)a->scales[sb];
+                    for (int l = 0; l < 16; l++) {
+                        int ev = 16 * sb + l, half = ev / 128, e2 = ev % 128, quarter = e2 / 32, li = e2 % 32;
+                        uint8_t ql = a->ql[64 * half + li + 32 * (quarter & 1)];
+                        int lo = quarter < 2 ? ql & 0xF : ql >> 4, hi = (a->qh[32 * half + li] >> (2 * quarter)) & 3;
+                        B[272 + 128 * sb + 32 * (l / 4) + 4 * c + l % 4] = (uint8_t)(lo | hi << 4);
+                    }
+                }
+            }
+        }
+}
+
 static void repack_panels(void *ctx, int ith, int nth) {
     repack_job *j = ctx;
     if (j->t == BERRY_TYPE_F16) { repack_panels_f16(j, ith, nth); return; }
     if (j->t == BERRY_TYPE_Q4_K) { repack_panels_q4k(j, ith, nth); return; }
+    if (j->t == BERRY_TYPE_Q6_K) { repack_panels_q6k(j, ith, nth); return; }
     int kind = pk_kind(j->t), q4 = kind != 0;
     int64_t nb = j->k / 32;
     size_t bs = kind == 2 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);
@@ -822,10 +877,11 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
     bool quantized = false, q8k = false;
     for (int i = 0; i < n; i++) {
         if (!berry_repack_size(ws[i].type, k, ws[i].m)) return;
-        quantized |= ws[i].type != BERRY_TYPE_F16 && ws[i].type != BERRY_TYPE_Q4_K;
-        q8k |= ws[i].type == BERRY_TYPE_Q4_K;
+        bool kq = ws[i].type == BERRY_TYPE_Q4_K || ws[i].type == BERRY_TYPE_Q6_K;
+        quantized |= ws[i].type != BERRY_TYPE_F16 && !kq;
+        q8k |= kq;
     }
-    // q4_K reads q8_K activations, the others q8_0: a mix of the two is run one weight at a time.
+    // q4_K and q6_K read q8_K activations, the others q8_0: a mix is run one weight at a time.
     if (q8k && quantized) {
         for (int i = 0; i < n; i++) berry_matmul_packed_n(pool, 1, &ws[i], x, rows, k, scratch);
         return;
@@ -841,10 +897,11 @@ void berry_matmul_packed_n(berry_pool *pool, int n, const berry_mm_w *ws, const 
         mj.j[i] = (mm_job){.ks = pick(t), .w = ws[i].wp, .x = x, .scratch = scratch, .y = ws[i].y, .rows = rows,
                            .k = k, .m = ws[i].m};
         if (t == BERRY_TYPE_F16) { mj.j[i].packed = 4; continue; }
-        if (t == BERRY_TYPE_Q4_K) {
+        if (t == BERRY_TYPE_Q4_K || t == BERRY_TYPE_Q6_K) {
             mj.j[i].xa = scratch;
             mj.j[i].xstride = berry_row_size(BERRY_TYPE_Q8_K, k);
             mj.j[i].packed = 5;
+            mj.j[i].q4 = t == BERRY_TYPE_Q6_K ? 6 : 5;
             continue;
         }
         mj.j[i].xa = scratch;

@@ -936,6 +936,78 @@ static void panel_q4k(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8
     for (; r < r1; r++) q4k_rows(p, b0, nbs, x, xs, r, y, ldy, nc, add, 1);
 }
 
+// ---- repacked q6_K weights (blocks.h BERRY_PK6K_BYTES) ---------------------------------------------
+// Values as bytes (0..63): two vpmaddubsw of 8 rows x 4 values fit in int16 (2 * 2 * 63 * 127), then
+// one vpmaddwd by the rows' scales (each lane's int8 scale sign-extended into both its int16). The
+// offset of 32 is 32 * sum over sub-blocks of scale * (the activations' sub-block sum, q8_K's bsums),
+// one vpmaddwd a pair of sub-blocks, taken off in int32 before the one conversion a super-block.
+
+// Super-block B against one row XB of activations: the 8 rows' integer sums, offset applied.
+INLINE __m256i q6k_block(const uint8_t *B, const berry_block_q8_K *xb) {
+    __m256i isum = _mm256_setzero_si256(), osum = isum, prev = isum;
+    for (int j = 0; j < 16; j++) {
+        __m256i scv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(B + 16 + 16 * j)));
+        const uint8_t *V = B + 272 + 128 * j;
+        const int8_t *xq = xb->qs + 16 * j;
+        int32_t a0, a1, a2, a3;
+        memcpy(&a0, xq, 4);
+        memcpy(&a1, xq + 4, 4);
+        memcpy(&a2, xq + 8, 4);
+        memcpy(&a3, xq + 12, 4);
+        __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)V), _mm256_set1_epi32(a0)),
+                                       _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(V + 32)), _mm256_set1_epi32(a1)));
+        __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(V + 64)), _mm256_set1_epi32(a2)),
+                                       _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(V + 96)), _mm256_set1_epi32(a3)));
+        isum = _mm256_add_epi32(isum, _mm256_add_epi32(_mm256_madd_epi16(p01, scv), _mm256_madd_epi16(p23, scv)));
+        if (j & 1) {
+            int32_t bs;
+            memcpy(&bs, xb->bsums + j - 1, 4);
+            osum = _mm256_add_epi32(osum, _mm256_madd_epi16(_mm256_blend_epi16(prev, scv, 0xAA), _mm256_set1_epi32(bs)));
+        }
+        prev = scv;
+    }
+    return _mm256_sub_epi32(isum, _mm256_slli_epi32(osum, 5));
+}
+
+static void panel_q6k(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
+                      float *y, size_t ldy, int add) {
+    for (int r = r0; r < r1; r++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = b0; b < b0 + nbs; b++) {
+            const uint8_t *B = p + (size_t)b * BERRY_PK6K_BYTES;
+            const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + b;
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(q6k_block(B, xb)), acc);
+        }
+        store_cols8(y + (size_t)r * ldy, acc, nc, add);
+    }
+}
+
+INLINE void q6k_streams_n(const int N, const uint8_t *const *P, const int *nc, int64_t nb, const uint8_t *x,
+                          float *const *y) {
+    __m256 acc[BERRY_STREAMS];
+    for (int n = 0; n < N; n++) acc[n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const berry_block_q8_K *xb = (const berry_block_q8_K *)x + b;
+        __m256 dx = _mm256_set1_ps(xb->d);
+        for (int n = 0; n < N; n++) {
+            const uint8_t *B = P[n] + (size_t)b * BERRY_PK6K_BYTES;
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B));
+            acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(q6k_block(B, xb)), acc[n]);
+        }
+    }
+    for (int n = 0; n < N; n++) store_cols8(y[n], acc[n], nc[n], 0);
+}
+
+static void q6k_streams(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x, float *const *y) {
+    switch (n) {
+    case 4: q6k_streams_n(4, p, nc, nb, x, y); break;
+    case 3: q6k_streams_n(3, p, nc, nb, x, y); break;
+    case 2: q6k_streams_n(2, p, nc, nb, x, y); break;
+    default: q6k_streams_n(1, p, nc, nb, x, y); break;
+    }
+}
+
 // ---- packed GEMM panel for float weights ----------------------------------------------------------
 // Sixteen weight rows converted to f32 and stored k-major (16 floats per k: rows 0..7, then 8..15),
 // so that one broadcast activation value times two weight vectors feeds sixteen outputs. Six
@@ -1513,7 +1585,7 @@ static void f32_to_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 const berry_kernels berry_kernels_avx2 = {
-    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk, .fpk_streams = fpk_streams, .pk_streams = pk_streams, .matvec_kq = matvec_kq, .panel_q4k = panel_q4k, .q4k_streams = q4k_streams,
+    .matvec_q8 = matvec_q8, .matvec_f = matvec_f, .panel_pk = panel_pk, .panel_fpk = panel_fpk, .fpk_streams = fpk_streams, .pk_streams = pk_streams, .matvec_kq = matvec_kq, .panel_q4k = panel_q4k, .q4k_streams = q4k_streams, .panel_q6k = panel_q6k, .q6k_streams = q6k_streams,
     .panel_q8 = panel_q8, .panel_f = panel_f,
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .dot_q4_0 = dot_q4_0,
