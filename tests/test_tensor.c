@@ -676,11 +676,12 @@ TEST(tensor_matmul_packed_n_equals_one_by_one) {
     packed_n_case(types, ms, 32 * 7);
 }
 
-// q4_K reads q8_K activations: fused with f16, and a mix with q8_0-activation types run one by one.
+// q4_K and q6_K read q8_K activations: fused with each other and f16, and a mix with q8_0-activation
+// types run one by one.
 TEST(tensor_matmul_packed_n_q4_K_mix) {
     berry_type types[4] = {BERRY_TYPE_Q4_K, BERRY_TYPE_F16, BERRY_TYPE_Q4_K, BERRY_TYPE_Q8_0};
     int64_t ms[4] = {19, 13, 9, 8};
     packed_n_case(types, ms, 512);
-    berry_type fused[4] = {BERRY_TYPE_Q4_K, BERRY_TYPE_F16, BERRY_TYPE_Q4_K, BERRY_TYPE_F16};
+    berry_type fused[4] = {BERRY_TYPE_Q4_K, BERRY_TYPE_F16, BERRY_TYPE_Q6_K, BERRY_TYPE_F16};
     packed_n_case(fused, ms, 512);
 }
