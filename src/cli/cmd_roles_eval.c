@@ -174,7 +174,7 @@ static int majority(char **ans, int k) {
 
 // Greedy on N_PER_LEVEL problems of every level; SAMPLES samples (maj@K) on those of level SC_LEVEL
 // (0: every level; -1: the hardest level present, where the issue asks for it and search has most room).
-static int eval_solve(ctx *c, const recs *pr, int n_per_level, int samples, int sc_level, float temp, uint64_t seed,
+static int eval_solve(ctx *c, const recs *pr, int n_per_level, int samples, int sc_level, berry_sampling sp,
                       FILE *o, berry_json_writer *w) {
     int *idx = malloc((size_t)pr->n * sizeof *idx), m = pick(pr, n_per_level, NULL, idx), rc = 0;
     const char **prompts = calloc((size_t)m, sizeof *prompts);
@@ -231,7 +231,7 @@ static int eval_solve(ctx *c, const recs *pr, int n_per_level, int samples, int 
         else free((char *)prompts[i]);
     m = ms;
     if (samples > 1) {
-        berry_sampling sp = {.temperature = temp, .top_p = 1, .seed = seed, .max_tokens = c->max_tokens};
+        sp.max_tokens = c->max_tokens;
         char label[48];
         snprintf(label, sizeof label, "solve x%d", samples);
         if ((rc = gen(c, prompts, m, samples, sp, out, label))) goto done;
@@ -249,8 +249,9 @@ static int eval_solve(ctx *c, const recs *pr, int n_per_level, int samples, int 
             orc[r->level] += any;
             for (int k = 0; k < samples; k++) { free(ans[k]); ans[k] = NULL; berry_lm_output_clear(&out[(size_t)i * samples + k]); }
         }
-        fprintf(o, "solve, %d samples at temperature %.2f: maj@%d (self-consistency) / greedy / mean sample / pass@%d (oracle):\n",
-                samples, temp, samples, samples);
+        fprintf(o, "solve, %d samples at temperature %.2f (top-k %d, top-p %.2f, min-p %.2f): maj@%d (self-consistency) / "
+                "greedy / mean sample / pass@%d (oracle):\n", samples, sp.temperature, sp.top_k, sp.top_p, sp.min_p, samples,
+                samples);
         berry_json_key(w, "solve_maj");
         berry_json_begin_object(w);
         for (int l = 1; l <= MAX_LEVEL; l++) {
@@ -475,6 +476,7 @@ static void usage(FILE *f) {
             "  --samples K       samples per problem for maj@K (default 16; 1: greedy only)\n"
             "  --sc-level L      the level sampled for maj@K (0: every level; default: the hardest present)\n"
             "  --temp T          sampling temperature for maj@K (default 0.8)\n"
+            "  --top-k K, --top-p P, --min-p P   sampling filters for maj@K (defaults 40, 0.95, 0.05: berry eval's)\n"
             "  -s, --seed S      sampling seed (default 1)\n"
             "  -t N              threads (default: all CPUs)\n"
             "  --batch N         sequences per generate call (default 64)\n"
@@ -485,7 +487,8 @@ static void usage(FILE *f) {
 static int cmd_roles_eval(int argc, char **argv) {
     const char *model = NULL, *prm_model = NULL, *prm_lora = NULL, *dir = NULL, *split = "test", *roles = "solve,compare,critique,rewrite,selfeval", *json = NULL;
     long n_solve = 100, n_roles = 40, samples = 16, seed = 1, threads = 0, batch = 64, sc_level = -1;
-    double temp = 0.8;
+    double temp = 0.8, top_p = 0.95, min_p = 0.05;
+    long top_k = 40;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -504,6 +507,9 @@ static int cmd_roles_eval(int argc, char **argv) {
         else if (!strcmp(a, "--sc-level")) ok = berry_cli_int(a, v, 0, MAX_LEVEL, &sc_level);
         else if (!strcmp(a, "--samples")) ok = berry_cli_int(a, v, 1, 1024, &samples);
         else if (!strcmp(a, "--temp")) ok = berry_cli_float(a, v, 0, 10, &temp);
+        else if (!strcmp(a, "--top-k")) ok = berry_cli_int(a, v, 0, 1000000, &top_k);
+        else if (!strcmp(a, "--top-p")) ok = berry_cli_float(a, v, 0, 1, &top_p);
+        else if (!strcmp(a, "--min-p")) ok = berry_cli_float(a, v, 0, 1, &min_p);
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) ok = berry_cli_int(a, v, 0, 0x7fffffffL, &seed);
         else if (!strcmp(a, "-t")) ok = berry_cli_int(a, v, 0, 1024, &threads);
         else if (!strcmp(a, "--batch")) ok = berry_cli_int(a, v, 1, 4096, &batch);
@@ -563,7 +569,11 @@ static int cmd_roles_eval(int argc, char **argv) {
         int64_t gen0 = cl->counters.tokens_generated, pe0 = cl->counters.prompt_tokens_evaluated;
         rc = load(dir, split, k == 0 ? "problems" : names[k], &v);
         if (!rc) {
-            if (k == 0) rc = eval_solve(&c, &v, (int)n_solve, (int)samples, (int)sc_level, (float)temp, (uint64_t)seed, stdout, &w);
+            if (k == 0) {
+                berry_sampling sp = {.temperature = (float)temp, .top_k = (int)top_k, .top_p = (float)top_p,
+                                     .min_p = (float)min_p, .seed = (uint64_t)seed};
+                rc = eval_solve(&c, &v, (int)n_solve, (int)samples, (int)sc_level, sp, stdout, &w);
+            }
             else if (k == 1) rc = eval_compare(&c, &v, (int)n_roles, stdout, &w);
             else if (k == 2) rc = eval_critique(&c, &v, (int)n_roles, stdout, &w);
             else if (k == 3) rc = eval_rewrite(&c, &v, (int)n_roles, stdout, &w);
