@@ -128,6 +128,8 @@ TEST(forward_llama_q8_0_matches_torch) { parity("llama", BERRY_TYPE_Q8_0, false,
 TEST(forward_qwen2_q4_0_matches_torch) { parity("qwen2", BERRY_TYPE_Q4_0, false, TOL_QUANT_EMULATED, NULL, true); }
 TEST(forward_gemma2_q4_K_matches_torch) { parity("gemma2", BERRY_TYPE_Q4_K, true, TOL_QUANT_EMULATED, NULL, true); }
 TEST(forward_qwen2_q4_K_matches_torch) { parity("qwen2", BERRY_TYPE_Q4_K, true, TOL_QUANT_EMULATED, NULL, true); }
+// q6_K: repacked at load into byte values (blocks.h BERRY_PK6K_BYTES); the batch goes through those panels.
+TEST(forward_llama_q6_K_matches_torch) { parity("llama", BERRY_TYPE_Q6_K, true, TOL_QUANT_EMULATED, NULL, true); }
 // Against the plain dequantized model (no activation rounding in the reference): berry's 8-bit
 // activations (relative error about 2^-8 per value, so ~0.5% per product) give a few percent at the
 // largest of 7680 logits after 2 layers: 5e-2.
