@@ -186,58 +186,53 @@ static void panel_pk_ref(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, 
         }
 }
 
-// Repacked q4_K panels (blocks.h BERRY_PK4K_BYTES), element by element, with the AVX2 kernel's float
-// steps: per super-block d * dx * (integer sum of scaled products) - dmin * dx * (integer sum of mins
-// times the activations' sub-block sums).
-static void panel_q4k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
-                          float *y, size_t ldy, int add) {
+// One super-block of row C of a repacked q4_K (SIX 0, blocks.h BERRY_PK4K_BYTES) or q6_K (SIX 1,
+// BERRY_PK6K_BYTES) panel against activation block XB, element by element, with the AVX2 kernels'
+// integer sums: q4_K d * dx * (sum of scaled products) - dmin * dx * (sum of mins times the activations'
+// sub-block sums); q6_K d * dx * (sum over sub-blocks of scale * (products - 32 * the activation sum)).
+static float kq_ref_block(int six, const uint8_t *B, const berry_block_q8_K *xb, int c) {
+    int isum = 0, msum = 0;
+    uint16_t hd, hm = 0;
+    memcpy(&hd, B + 2 * c, 2);
+    if (six) {
+        for (int j = 0; j < 16; j++) {
+            int sub = 0;
+            for (int l = 0; l < 16; l++) sub += B[272 + 128 * j + 32 * (l / 4) + 4 * c + l % 4] * xb->qs[16 * j + l];
+            isum += (int8_t)B[16 + 16 * j + 2 * c] * (sub - 32 * xb->bsums[j]);
+        }
+    } else {
+        memcpy(&hm, B + 16 + 2 * c, 2);
+        for (int j = 0; j < 8; j++) {
+            int sub = 0;
+            for (int l = 0; l < 32; l++) {
+                uint8_t byte = B[160 + 128 * j + 32 * ((l % 16) / 4) + 4 * c + l % 4];
+                sub += (l < 16 ? byte & 0xF : byte >> 4) * xb->qs[32 * j + l];
+            }
+            isum += B[32 + 8 * j + c] * sub;
+            msum += B[96 + 8 * j + c] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
+        }
+    }
+    return berry_f16_to_f32(hd) * xb->d * (float)isum - berry_f16_to_f32(hm) * xb->d * (float)msum;
+}
+
+static void panel_kq_ref(int six, const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0,
+                         int r1, float *y, size_t ldy, int add) {
+    size_t pb = six ? BERRY_PK6K_BYTES : BERRY_PK4K_BYTES;
     for (int r = r0; r < r1; r++)
         for (int c = 0; c < nc; c++) {
             float s = 0;
-            for (int64_t b = b0; b < b0 + nbs; b++) {
-                const uint8_t *B = p + (size_t)b * BERRY_PK4K_BYTES;
-                const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + b;
-                int isum = 0, msum = 0;
-                for (int j = 0; j < 8; j++) {
-                    int sub = 0;
-                    for (int l = 0; l < 32; l++) {
-                        uint8_t byte = B[160 + 128 * j + 32 * ((l % 16) / 4) + 4 * c + l % 4];
-                        sub += (l < 16 ? byte & 0xF : byte >> 4) * xb->qs[32 * j + l];
-                    }
-                    isum += B[32 + 8 * j + c] * sub;
-                    msum += B[96 + 8 * j + c] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
-                }
-                uint16_t hd, hm;
-                memcpy(&hd, B + 2 * c, 2);
-                memcpy(&hm, B + 16 + 2 * c, 2);
-                s += berry_f16_to_f32(hd) * xb->d * (float)isum - berry_f16_to_f32(hm) * xb->d * (float)msum;
-            }
+            for (int64_t b = b0; b < b0 + nbs; b++)
+                s += kq_ref_block(six, p + (size_t)b * pb, (const berry_block_q8_K *)(x + (size_t)r * xs) + b, c);
             y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + s : s;
         }
 }
-
-// Repacked q6_K panels (blocks.h BERRY_PK6K_BYTES), element by element: per super-block d * dx *
-// (sum over sub-blocks of scale * (sum of value * x - 32 * the sub-block's activation sum)).
+static void panel_q4k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
+                          float *y, size_t ldy, int add) {
+    panel_kq_ref(0, p, nc, b0, nbs, x, xs, r0, r1, y, ldy, add);
+}
 static void panel_q6k_ref(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
                           float *y, size_t ldy, int add) {
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < nc; c++) {
-            float s = 0;
-            for (int64_t b = b0; b < b0 + nbs; b++) {
-                const uint8_t *B = p + (size_t)b * BERRY_PK6K_BYTES;
-                const berry_block_q8_K *xb = (const berry_block_q8_K *)(x + (size_t)r * xs) + b;
-                int isum = 0;
-                for (int j = 0; j < 16; j++) {
-                    int sub = 0;
-                    for (int l = 0; l < 16; l++) sub += B[272 + 128 * j + 32 * (l / 4) + 4 * c + l % 4] * xb->qs[16 * j + l];
-                    isum += (int8_t)B[16 + 16 * j + 2 * c] * (sub - 32 * xb->bsums[j]);
-                }
-                uint16_t hd;
-                memcpy(&hd, B + 2 * c, 2);
-                s += berry_f16_to_f32(hd) * xb->d * (float)isum;
-            }
-            y[(size_t)r * ldy + c] = add ? y[(size_t)r * ldy + c] + s : s;
-        }
+    panel_kq_ref(1, p, nc, b0, nbs, x, xs, r0, r1, y, ldy, add);
 }
 
 static void panel_fpk_ref(const uint8_t *p, int nc, int64_t k0, int nk, const float *x, size_t xs, int r0, int r1,
@@ -472,6 +467,36 @@ static void convert_rows(void *ctx, int ith, int nth) {
     }
 }
 
+// Decode over a thread's weight rows [c_begin, c_end) in panels of PR rows, PANEL bytes apart: the
+// panels are cut into BERRY_STREAMS contiguous parts walked side by side (blocks.h
+// berry_fpk_streams_fn), and FN gets one panel of each part at a time.
+typedef void (*mm_streams_fn)(const mm_job *j, int cnt, const uint8_t *const *p, const int *nc, float *const *y);
+static void mm_streams(const mm_job *j, int64_t c_begin, int64_t c_end, int pr, size_t panel, mm_streams_fn fn) {
+    int64_t u0 = c_begin / pr, n = (c_end - c_begin + pr - 1) / pr, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
+    for (int64_t i = 0; i < h; i++) {
+        const uint8_t *p[BERRY_STREAMS];
+        int nc[BERRY_STREAMS], cnt = 0;
+        float *y[BERRY_STREAMS];
+        for (int64_t u = u0 + i; u < u0 + n; u += h) {
+            int64_t c = u * pr;
+            p[cnt] = j->w + (size_t)u * panel;
+            nc[cnt] = (int)(c_end - c < pr ? c_end - c : pr);
+            y[cnt++] = j->y + c;
+        }
+        fn(j, cnt, p, nc, y);
+    }
+}
+
+static void streams_pk(const mm_job *j, int cnt, const uint8_t *const *p, const int *nc, float *const *y) {
+    j->ks.pk_streams(j->q4, cnt, p, nc, j->k / 32, &j->act, y);
+}
+static void streams_fpk(const mm_job *j, int cnt, const uint8_t *const *p, const int *nc, float *const *y) {
+    j->ks.fpk_streams(cnt, p, nc, j->k, j->x, y);
+}
+static void streams_kq(const mm_job *j, int cnt, const uint8_t *const *p, const int *nc, float *const *y) {
+    j->ks.kq_streams(cnt, p, nc, j->k / 256, j->xa, y);
+}
+
 // The panel paths: thread ITH takes whole panels of 8 weight rows; activation rows are walked in
 // chunks that stay in L2, a K slice at a time so that the slice of a panel stays in L1 while the
 // chunk's rows use it. Stored blocks (REPACKED 0) are packed once per chunk and slice by the kernel;
@@ -480,35 +505,29 @@ static void mm_run_panels(mm_job *j, int ith, int nth, int repacked) {
     int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
     int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
     if (c_end > j->m) c_end = j->m;
-    int64_t nb = j->k / 32;
-    size_t panel = repacked ? (size_t)nb * BERRY_PK_BYTES(j->q4) : 0;
-    int64_t slice = repacked && j->rows == 1 ? nb : nb < BERRY_PANEL_BLOCKS ? nb : BERRY_PANEL_BLOCKS;
-    if (repacked && j->rows == 1 && j->ks.pk_streams && c_begin < c_end) {
-        // Decode: BERRY_STREAMS contiguous parts of the thread's panels side by side, as for f16.
-        int64_t u0 = c_begin / 8, n = (c_end - c_begin + 7) / 8, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
-        for (int64_t i = 0; i < h; i++) {
-            const uint8_t *p[BERRY_STREAMS];
-            int nc[BERRY_STREAMS], cnt = 0;
-            float *y[BERRY_STREAMS];
-            for (int64_t u = u0 + i; u < u0 + n; u += h) {
-                int64_t c = u * 8;
-                p[cnt] = j->w + (size_t)u * panel;
-                nc[cnt] = (int)(c_end - c < 8 ? c_end - c : 8);
-                y[cnt++] = j->y + c;
-            }
-            j->ks.pk_streams(j->q4, cnt, p, nc, nb, &j->act, y);
-        }
+    // Blocks of 32 values and q8_0 activations; repacked q4_K / q6_K (REPACKED 2): super-blocks of 256
+    // and q8_K activations, four super-blocks of a panel (4.6 / 9.1 KiB) a slice.
+    bool kq = repacked == 2;
+    int64_t nb = j->k / (kq ? 256 : 32), max_slice = kq ? 4 : BERRY_PANEL_BLOCKS;
+    size_t pb = !repacked ? 0 : !kq ? BERRY_PK_BYTES(j->q4) : j->q4 == 6 ? BERRY_PK6K_BYTES : BERRY_PK4K_BYTES;
+    size_t panel = (size_t)nb * pb, xblock = kq ? sizeof(berry_block_q8_K) : sizeof(berry_block_q8_0);
+    int64_t slice = repacked && j->rows == 1 ? nb : nb < max_slice ? nb : max_slice;
+    if (repacked && j->rows == 1 && c_begin < c_end && (kq ? j->ks.kq_streams != NULL : j->ks.pk_streams != NULL)) {
+        mm_streams(j, c_begin, c_end, 8, panel, kq ? streams_kq : streams_pk);
         return;
     }
-    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_0));
-    chunk = chunk < 12 ? 12 : chunk / 12 * 12;
+    int64_t step = kq ? 4 : 12, chunk = (256 * 1024) / (slice * (int64_t)xblock);
+    chunk = chunk < step ? step : chunk / step * step;
     for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
         int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
         for (int64_t c = c_begin; c < c_end; c += 8) {
             int nc = (int)(c_end - c < 8 ? c_end - c : 8);
             for (int64_t b0 = 0; b0 < nb; b0 += slice) {
                 int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
-                if (repacked)
+                if (kq)
+                    j->ks.panel_kq(j->w + (size_t)(c / 8) * panel, nc, b0, nbs, j->xa, j->xstride, (int)r0, r1, j->y + c,
+                                   (size_t)j->m, b0 > 0);
+                else if (repacked)
                     j->ks.panel_pk(j->q4, j->w + (size_t)(c / 8) * panel, nc, b0, nbs, &j->act, (int)r0, r1, j->y + c,
                                    (size_t)j->m, b0 > 0);
                 else
@@ -580,19 +599,7 @@ static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
     if (c_end > j->m) c_end = j->m;
     size_t panel = BERRY_PKF_BYTES(j->k);
     if (j->rows == 1 && j->ks.fpk_streams && c_begin < c_end) {
-        int64_t u0 = c_begin / 16, n = (c_end - c_begin + 15) / 16, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
-        for (int64_t i = 0; i < h; i++) {
-            const uint8_t *p[BERRY_STREAMS];
-            int nc[BERRY_STREAMS], cnt = 0;
-            float *y[BERRY_STREAMS];
-            for (int64_t u = u0 + i; u < u0 + n; u += h) {
-                int64_t c = u * 16;
-                p[cnt] = j->w + (size_t)u * panel;
-                nc[cnt] = (int)(c_end - c < 16 ? c_end - c : 16);
-                y[cnt++] = j->y + c;
-            }
-            j->ks.fpk_streams(cnt, p, nc, j->k, j->x, y);
-        }
+        mm_streams(j, c_begin, c_end, 16, panel, streams_fpk);
         return;
     }
     int64_t slice = j->rows == 1 ? j->k : BERRY_PANEL_FLOATS, chunk = 192;
@@ -609,49 +616,9 @@ static void mm_run_repacked_f(mm_job *j, int ith, int nth) {
     }
 }
 
-// Repacked q4_K or q6_K (Q4 6): thread ITH takes whole panels of 8 rows; activation rows (q8_K) in chunks that stay
-// in L2, four super-blocks of the panel (4.6 KiB, in L1) at a time; decode takes all of K at once.
-static void mm_run_panels_q4k(mm_job *j, int ith, int nth) {
-    int64_t units = (j->m + 7) / 8, per = (units + nth - 1) / nth;
-    int64_t c_begin = per * ith * 8, c_end = per * (ith + 1) * 8;
-    if (c_end > j->m) c_end = j->m;
-    int64_t nb = j->k / 256, slice = j->rows == 1 || nb < 4 ? nb : 4;
-    size_t panel = (size_t)nb * (j->q4 == 6 ? BERRY_PK6K_BYTES : BERRY_PK4K_BYTES);
-    if (j->rows == 1 && j->ks.kq_streams && c_begin < c_end) {
-        // Decode: BERRY_STREAMS contiguous parts of the thread's panels side by side.
-        int64_t u0 = c_begin / 8, n = (c_end - c_begin + 7) / 8, h = (n + BERRY_STREAMS - 1) / BERRY_STREAMS;
-        for (int64_t i = 0; i < h; i++) {
-            const uint8_t *p[BERRY_STREAMS];
-            int nc[BERRY_STREAMS], cnt = 0;
-            float *y[BERRY_STREAMS];
-            for (int64_t u = u0 + i; u < u0 + n; u += h) {
-                int64_t c = u * 8;
-                p[cnt] = j->w + (size_t)u * panel;
-                nc[cnt] = (int)(c_end - c < 8 ? c_end - c : 8);
-                y[cnt++] = j->y + c;
-            }
-            j->ks.kq_streams(cnt, p, nc, nb, j->xa, y);
-        }
-        return;
-    }
-    int64_t chunk = (256 * 1024) / (slice * (int64_t)sizeof(berry_block_q8_K));
-    chunk = chunk < 4 ? 4 : chunk / 4 * 4;
-    for (int64_t r0 = 0; r0 < j->rows; r0 += chunk) {
-        int r1 = (int)(r0 + chunk < j->rows ? r0 + chunk : j->rows);
-        for (int64_t c = c_begin; c < c_end; c += 8) {
-            int nc = (int)(c_end - c < 8 ? c_end - c : 8);
-            for (int64_t b0 = 0; b0 < nb; b0 += slice) {
-                int nbs = (int)(nb - b0 < slice ? nb - b0 : slice);
-                j->ks.panel_kq(j->w + (size_t)(c / 8) * panel, nc, b0, nbs, j->xa, j->xstride, (int)r0, r1, j->y + c,
-                                (size_t)j->m, b0 > 0);
-            }
-        }
-    }
-}
-
 static void mm_run(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    if (j->packed == 5) { mm_run_panels_q4k(j, ith, nth); return; }
+    if (j->packed == 5) { mm_run_panels(j, ith, nth, 2); return; }
     if (j->packed == 4) { mm_run_repacked_f(j, ith, nth); return; }
     if (j->packed == 3) { mm_run_panels(j, ith, nth, 1); return; }
     if (j->packed == 1) { mm_run_panels(j, ith, nth, 0); return; }
@@ -758,71 +725,62 @@ static void repack_panels_f16(repack_job *j, int ith, int nth) {
     }
 }
 
-// q4_K: blocks.h BERRY_PK4K_BYTES. Rows past M keep zero scales and values.
-static void repack_panels_q4k(repack_job *j, int ith, int nth) {
+// K-quant panels: every panel's super-blocks, PB bytes each, zeroed (rows past M keep zero scales and
+// values), then FN writes row C's part from its GGUF block BLK.
+typedef void (*kq_pack_fn)(const uint8_t *blk, uint8_t *B, int c);
+static void repack_kq(repack_job *j, int ith, int nth, size_t bsize, size_t pb, kq_pack_fn fn) {
     int64_t nb = j->k / 256;
-    size_t ws = (size_t)nb * sizeof(berry_block_q4_K);
+    size_t ws = (size_t)nb * bsize;
     int b, e;
     berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
     for (int p = b; p < e; p++)
         for (int64_t i = 0; i < nb; i++) {
-            uint8_t *B = j->dst + ((size_t)p * (size_t)nb + (size_t)i) * BERRY_PK4K_BYTES;
-            memset(B, 0, BERRY_PK4K_BYTES);
-            for (int c = 0; c < 8; c++) {
-                int64_t row = (int64_t)p * 8 + c;
-                if (row >= j->m) break;
-                const berry_block_q4_K *a = (const berry_block_q4_K *)(j->w + (size_t)row * ws) + i;
-                memcpy(B + 2 * c, &a->d, 2);
-                memcpy(B + 16 + 2 * c, &a->dmin, 2);
-                for (int sb = 0; sb < 8; sb++) {
-                    berry_k4_scale_min(sb, a->scales, &B[32 + 8 * sb + c], &B[96 + 8 * sb + c]);
-                    // Value l of sub-block sb is nibble sb % 2 of qs[32 (sb / 2) + l].
-                    for (int bb = 0; bb < 16; bb++) {
-                        int sh = 4 * (sb % 2);
-                        uint8_t v0 = (uint8_t)((a->qs[32 * (sb / 2) + bb] >> sh) & 0xF);
-                        uint8_t v1 = (uint8_t)((a->qs[32 * (sb / 2) + 16 + bb] >> sh) & 0xF);
-                        B[160 + 128 * sb + 32 * (bb / 4) + 4 * c + bb % 4] = (uint8_t)(v0 | v1 << 4);
-                    }
-                }
-            }
+            uint8_t *B = j->dst + ((size_t)p * (size_t)nb + (size_t)i) * pb;
+            memset(B, 0, pb);
+            for (int c = 0; c < 8 && (int64_t)p * 8 + c < j->m; c++)
+                fn(j->w + (size_t)((int64_t)p * 8 + c) * ws + (size_t)i * bsize, B, c);
         }
+}
+
+// q4_K: blocks.h BERRY_PK4K_BYTES.
+static void pack_q4k_row(const uint8_t *blk, uint8_t *B, int c) {
+    const berry_block_q4_K *a = (const berry_block_q4_K *)blk;
+    memcpy(B + 2 * c, &a->d, 2);
+    memcpy(B + 16 + 2 * c, &a->dmin, 2);
+    for (int sb = 0; sb < 8; sb++) {
+        berry_k4_scale_min(sb, a->scales, &B[32 + 8 * sb + c], &B[96 + 8 * sb + c]);
+        // Value l of sub-block sb is nibble sb % 2 of qs[32 (sb / 2) + l].
+        for (int bb = 0; bb < 16; bb++) {
+            int sh = 4 * (sb % 2);
+            uint8_t v0 = (uint8_t)((a->qs[32 * (sb / 2) + bb] >> sh) & 0xF);
+            uint8_t v1 = (uint8_t)((a->qs[32 * (sb / 2) + 16 + bb] >> sh) & 0xF);
+            B[160 + 128 * sb + 32 * (bb / 4) + 4 * c + bb % 4] = (uint8_t)(v0 | v1 << 4);
+        }
+    }
 }
 
 // q6_K: blocks.h BERRY_PK6K_BYTES. Value e of a block (0..255): sub-block j = e / 16 lies in half
 // j / 8; within the half, e' = e % 128 has its low 4 bits in ql[64 half + e' % 32 + 32 ((e' / 32) & 1)]
 // (the low nibble for e' < 64) and its top 2 bits at bit 2 (e' / 32) of qh[32 half + e' % 32].
-static void repack_panels_q6k(repack_job *j, int ith, int nth) {
-    int64_t nb = j->k / 256;
-    size_t ws = (size_t)nb * sizeof(berry_block_q6_K);
-    int b, e;
-    berry_split((int)((j->m + 7) / 8), ith, nth, &b, &e);
-    for (int p = b; p < e; p++)
-        for (int64_t i = 0; i < nb; i++) {
-            uint8_t *B = j->dst + ((size_t)p * (size_t)nb + (size_t)i) * BERRY_PK6K_BYTES;
-            memset(B, 0, BERRY_PK6K_BYTES);
-            for (int c = 0; c < 8; c++) {
-                int64_t row = (int64_t)p * 8 + c;
-                if (row >= j->m) break;
-                const berry_block_q6_K *a = (const berry_block_q6_K *)(j->w + (size_t)row * ws) + i;
-                memcpy(B + 2 * c, &a->d, 2);
-                for (int sb = 0; sb < 16; sb++) {
-                    B[16 + 16 * sb + 2 * c] = B[16 + 16 * sb + 2 * c + 1] = (uint8_t)a->scales[sb];
-                    for (int l = 0; l < 16; l++) {
-                        int ev = 16 * sb + l, half = ev / 128, e2 = ev % 128, quarter = e2 / 32, li = e2 % 32;
-                        uint8_t ql = a->ql[64 * half + li + 32 * (quarter & 1)];
-                        int lo = quarter < 2 ? ql & 0xF : ql >> 4, hi = (a->qh[32 * half + li] >> (2 * quarter)) & 3;
-                        B[272 + 128 * sb + 32 * (l / 4) + 4 * c + l % 4] = (uint8_t)(lo | hi << 4);
-                    }
-                }
-            }
+static void pack_q6k_row(const uint8_t *blk, uint8_t *B, int c) {
+    const berry_block_q6_K *a = (const berry_block_q6_K *)blk;
+    memcpy(B + 2 * c, &a->d, 2);
+    for (int sb = 0; sb < 16; sb++) {
+        B[16 + 16 * sb + 2 * c] = B[16 + 16 * sb + 2 * c + 1] = (uint8_t)a->scales[sb];
+        for (int l = 0; l < 16; l++) {
+            int ev = 16 * sb + l, half = ev / 128, e2 = ev % 128, quarter = e2 / 32, li = e2 % 32;
+            uint8_t ql = a->ql[64 * half + li + 32 * (quarter & 1)];
+            int lo = quarter < 2 ? ql & 0xF : ql >> 4, hi = (a->qh[32 * half + li] >> (2 * quarter)) & 3;
+            B[272 + 128 * sb + 32 * (l / 4) + 4 * c + l % 4] = (uint8_t)(lo | hi << 4);
         }
+    }
 }
 
 static void repack_panels(void *ctx, int ith, int nth) {
     repack_job *j = ctx;
     if (j->t == BERRY_TYPE_F16) { repack_panels_f16(j, ith, nth); return; }
-    if (j->t == BERRY_TYPE_Q4_K) { repack_panels_q4k(j, ith, nth); return; }
-    if (j->t == BERRY_TYPE_Q6_K) { repack_panels_q6k(j, ith, nth); return; }
+    if (j->t == BERRY_TYPE_Q4_K) { repack_kq(j, ith, nth, sizeof(berry_block_q4_K), BERRY_PK4K_BYTES, pack_q4k_row); return; }
+    if (j->t == BERRY_TYPE_Q6_K) { repack_kq(j, ith, nth, sizeof(berry_block_q6_K), BERRY_PK6K_BYTES, pack_q6k_row); return; }
     int kind = pk_kind(j->t), q4 = kind != 0;
     int64_t nb = j->k / 32;
     size_t bs = kind == 2 ? sizeof(berry_block_q5_0) : q4 ? sizeof(berry_block_q4_0) : sizeof(berry_block_q8_0);

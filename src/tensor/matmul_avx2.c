@@ -474,6 +474,17 @@ INLINE void store_cols8(float *yr, __m256 acc, int nc, int add) {
     for (int c = 0; c < nc; c++) yr[c] = add ? yr[c] + t[c] : t[c];
 }
 
+// Rows r..r+5 of Y from six accumulators (store_cols8).
+INLINE void store_rows6(float *y, size_t ldy, int r, __m256 c0, __m256 c1, __m256 c2, __m256 c3, __m256 c4, __m256 c5,
+                        int nc, int add) {
+    store_cols8(y + (size_t)r * ldy, c0, nc, add);
+    store_cols8(y + (size_t)(r + 1) * ldy, c1, nc, add);
+    store_cols8(y + (size_t)(r + 2) * ldy, c2, nc, add);
+    store_cols8(y + (size_t)(r + 3) * ldy, c3, nc, add);
+    store_cols8(y + (size_t)(r + 4) * ldy, c4, nc, add);
+    store_cols8(y + (size_t)(r + 5) * ldy, c5, nc, add);
+}
+
 // NR activation rows against one packed panel of 8 weight rows.
 INLINE void panel_rows(int q4, const __m256i *pq, const float *pd, int64_t b0, int nbs, const berry_act_q8 *x,
                        int r, float *y, size_t ldy, int nc, int add, const int NR) {
@@ -562,12 +573,7 @@ INLINE void panel_rows_q4x6(const __m256i *pq, const float *pd, int64_t b0, int 
         FIN(0) FIN(1) FIN(2) FIN(3) FIN(4) FIN(5)
 #undef FIN
     }
-    store_cols8(y + (size_t)r * ldy, c0, nc, add);
-    store_cols8(y + (size_t)(r + 1) * ldy, c1, nc, add);
-    store_cols8(y + (size_t)(r + 2) * ldy, c2, nc, add);
-    store_cols8(y + (size_t)(r + 3) * ldy, c3, nc, add);
-    store_cols8(y + (size_t)(r + 4) * ldy, c4, nc, add);
-    store_cols8(y + (size_t)(r + 5) * ldy, c5, nc, add);
+    store_rows6(y, ldy, r, c0, c1, c2, c3, c4, c5, nc, add);
 }
 
 // Six activation rows against q8_0 weights in 8-row panels, with named accumulators: with arrays and
@@ -610,12 +616,7 @@ INLINE void q8_rows6(int pk, const uint8_t *P, const float *pd, int64_t b0, int 
         FIN(0) FIN(1) FIN(2) FIN(3) FIN(4) FIN(5)
 #undef FIN
     }
-    store_cols8(y + (size_t)r * ldy, c0, nc, add);
-    store_cols8(y + (size_t)(r + 1) * ldy, c1, nc, add);
-    store_cols8(y + (size_t)(r + 2) * ldy, c2, nc, add);
-    store_cols8(y + (size_t)(r + 3) * ldy, c3, nc, add);
-    store_cols8(y + (size_t)(r + 4) * ldy, c4, nc, add);
-    store_cols8(y + (size_t)(r + 5) * ldy, c5, nc, add);
+    store_rows6(y, ldy, r, c0, c1, c2, c3, c4, c5, nc, add);
 }
 
 static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, int nbs, const berry_act_q8 *x,
