@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages berry builds and tests with, when they are missing. Build: gcc, make,
 # libgmp-dev (exact rationals in the grader), libpcre2-dev (Unicode classes of the tokenizers). Tests: python3-torch, python3-numpy, python3-sympy (as
-# references), nodejs/npm (the tokenizer references); `make model` also needs jq.
+# references), nodejs/npm (the tokenizer references), libsimde-dev (the AVX-512 kernels run without
+# AVX-512); `make model` also needs jq.
 # Usage: scripts/deps.sh [build|test|model]
 set -e
 need=""
@@ -12,6 +13,7 @@ printf "#define PCRE2_CODE_UNIT_WIDTH 8\n#include <pcre2.h>\n" | ${CC:-gcc} -E -
 if [ "${1:-build}" = test ]; then
     /usr/bin/python3 -c "import torch, numpy, sympy" 2>/dev/null || need="$need python3-torch python3-numpy python3-sympy libopenblas0-pthread"
     command -v node >/dev/null 2>&1 || need="$need nodejs npm"
+    have_hdr simde/x86/avx512.h || need="$need libsimde-dev"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
