@@ -99,8 +99,52 @@ typedef struct {
     int batch;             // requests per generate call
     int max_tokens;
     berry_json_writer *js;  // per-item records, when --json
+    FILE *pairs;            // compare records from the maj@K samples, when --pairs
+    int pairs_per_problem;
     berry_progress pr;
 } ctx;
+
+// Writes one compare record (src/data/roles.h's prompt; "Yes" when A is the right solution) to F.
+static void pair_record(FILE *f, const rec *r, const char *a, const char *b, bool a_right) {
+    berry_role_args ra = {.question = r->question, .solution = a, .other = b};
+    size_t len = berry_role_prompt(NULL, 0, BERRY_ROLE_COMPARE, &ra);
+    char *p = malloc(len + 1);
+    if (!p) return;
+    berry_role_prompt(p, len + 1, BERRY_ROLE_COMPARE, &ra);
+    berry_json_writer w;
+    berry_json_writer_init(&w);
+    berry_json_begin_object(&w);
+    berry_json_key(&w, "prompt"); berry_json_write_str(&w, p);
+    berry_json_key(&w, "completion"); berry_json_write_str(&w, a_right ? BERRY_ROLE_YES : BERRY_ROLE_NO);
+    berry_json_key(&w, "level"); berry_json_write_int(&w, r->level);
+    berry_json_key(&w, "flaw"); berry_json_write_str(&w, "policy");
+    berry_json_end_object(&w);
+    if (w.data) fprintf(f, "%s\n", w.data);
+    berry_json_writer_free(&w);
+    free(p);
+}
+
+// The policy's own (right, wrong) pairs among the K samples of R: up to PER pairs, each right and each
+// wrong sample used once at most and the wrong ones with distinct answers first, in both orders.
+static void write_pairs(FILE *f, const rec *r, const berry_lm_output *o, char *const *ans, const bool *ok, int k,
+                        int per) {
+    int right[1024], wrong[1024], nr = 0, nw = 0;
+    for (int i = 0; i < k && i < 1024; i++) {
+        if (ok[i]) {
+            bool dup = false;
+            for (int j = 0; j < nr && !dup; j++) dup = !strcmp(o[right[j]].text, o[i].text);
+            if (!dup) right[nr++] = i;
+            continue;
+        }
+        bool seen = false;   // an answer already among the wrong ones goes to the back
+        for (int j = 0; j < nw && !seen; j++) seen = ans[i] && ans[wrong[j]] && !strcmp(ans[i], ans[wrong[j]]);
+        if (!seen) wrong[nw++] = i;
+    }
+    for (int i = 0; i < per && i < nr && i < nw; i++) {
+        pair_record(f, r, o[right[i]].text, o[wrong[i]].text, true);
+        pair_record(f, r, o[wrong[i]].text, o[right[i]].text, false);
+    }
+}
 
 // Generates one completion per prompt (N prompts, each asked K times) with sampling SP. OUT: n * k.
 static int gen(ctx *c, const char *const *prompts, int n, int k, berry_sampling sp, berry_lm_output *out,
@@ -238,12 +282,14 @@ static int eval_solve(ctx *c, const recs *pr, int n_per_level, int samples, int 
         long sgood[MAX_LEVEL + 1] = {0};
         for (int i = 0; i < m; i++) {
             const rec *r = &pr->r[idx[i]];
-            bool any = false;
+            bool any = false, oks[1024];
             for (int k = 0; k < samples; k++) {
                 ans[k] = answer_of(out[(size_t)i * samples + k].text);
                 bool ok = correct(out[(size_t)i * samples + k].text, r->final);
                 any |= ok, sgood[r->level] += ok;
+                oks[k] = ok;
             }
+            if (c->pairs) write_pairs(c->pairs, r, out + (size_t)i * samples, ans, oks, samples, c->pairs_per_problem);
             int win = majority(ans, samples);
             maj[r->level] += win >= 0 && correct(out[(size_t)i * samples + win].text, r->final);
             orc[r->level] += any;
@@ -481,12 +527,17 @@ static void usage(FILE *f) {
             "  -t N              threads (default: all CPUs)\n"
             "  --batch N         sequences per generate call (default 64)\n"
             "  --json FILE       also write the figures (and every greedy solution) as JSON\n"
+            "  --pairs FILE      also write the model's own (right, wrong) solutions among the maj@K samples\n"
+            "                    as compare records in both orders (the PPRM's training format; with\n"
+            "                    --split train, on-policy data for the judge), at most --pairs-per-problem\n"
+            "                    N (default 2) pairs a problem\n"
             "The report goes to stdout; progress to stderr.\n");
 }
 
 static int cmd_roles_eval(int argc, char **argv) {
     const char *model = NULL, *prm_model = NULL, *prm_lora = NULL, *dir = NULL, *split = "test", *roles = "solve,compare,critique,rewrite,selfeval", *json = NULL;
-    long n_solve = 100, n_roles = 40, samples = 16, seed = 1, threads = 0, batch = 64, sc_level = -1;
+    const char *pairs = NULL;
+    long n_solve = 100, n_roles = 40, samples = 16, seed = 1, threads = 0, batch = 64, sc_level = -1, per_problem = 2;
     double temp = 0.8, top_p = 0.95, min_p = 0.05;
     long top_k = 40;
     for (int i = 1; i < argc; i++) {
@@ -502,6 +553,8 @@ static int cmd_roles_eval(int argc, char **argv) {
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--roles")) roles = v;
         else if (!strcmp(a, "--json")) json = v;
+        else if (!strcmp(a, "--pairs")) pairs = v;
+        else if (!strcmp(a, "--pairs-per-problem")) ok = berry_cli_int(a, v, 1, 512, &per_problem);
         else if (!strcmp(a, "--n")) ok = berry_cli_int(a, v, 1, 1000000, &n_solve);
         else if (!strcmp(a, "--n-roles")) ok = berry_cli_int(a, v, 0, 1000000, &n_roles);
         else if (!strcmp(a, "--sc-level")) ok = berry_cli_int(a, v, 0, MAX_LEVEL, &sc_level);
@@ -517,6 +570,7 @@ static int cmd_roles_eval(int argc, char **argv) {
         if (!ok) return 1;
     }
     if (!model || !dir) { usage(stderr); return berry_cli_error("roles-eval needs -m and --data"); }
+    if (pairs && samples < 2) return berry_cli_error("--pairs writes pairs of the maj@K samples: it needs --samples 2 or more");
     if (strcmp(split, "test") && strcmp(split, "dev") && strcmp(split, "train"))
         return berry_cli_error("--split must be test, dev or train, not '%s'", split);
     char err[512];
@@ -544,9 +598,16 @@ static int cmd_roles_eval(int argc, char **argv) {
         if (prm_lora) { berry_json_key(&w, "prm_lora"); berry_json_write_str(&w, prm_lora); }
     }
     berry_json_key(&w, "split"); berry_json_write_str(&w, split);
-    ctx c = {.lm = lm, .prm = prm, .batch = (int)batch, .max_tokens = 320, .js = json ? &items : NULL};
+    ctx c = {.lm = lm, .prm = prm, .batch = (int)batch, .max_tokens = 320, .js = json ? &items : NULL,
+             .pairs_per_problem = (int)per_problem};
     double t0 = berry_now();
     int rc = 0;
+    // The pairs go to FILE.tmp, renamed to FILE once the run has finished: a killed run leaves no half file.
+    char pairs_tmp[4200];
+    if (pairs) {
+        snprintf(pairs_tmp, sizeof pairs_tmp, "%.4000s.tmp", pairs);
+        if (!(c.pairs = fopen(pairs_tmp, "w"))) rc = berry_cli_error("cannot write %s", pairs_tmp);
+    }
     printf("berry roles-eval: %s on the %s split of %s\n", model, split, dir);
     if (prm != lm) printf("  compare role (PPRM): %s%s%s\n", prm_model ? prm_model : model, prm_lora ? " + adapter " : "",
                           prm_lora ? prm_lora : "");
@@ -584,6 +645,12 @@ static int cmd_roles_eval(int argc, char **argv) {
                    (long long)(cl->counters.prompt_tokens_evaluated - pe0), (long long)(cl->counters.tokens_generated - gen0));
         fflush(stdout);
         recs_free(&v);
+    }
+    if (c.pairs) {
+        bool bad = ferror(c.pairs) != 0;
+        bad |= fclose(c.pairs) != 0;
+        if (!rc && (bad || rename(pairs_tmp, pairs) != 0)) rc = berry_cli_error("cannot write %s", pairs);
+        if (rc) remove(pairs_tmp);
     }
     if (!rc) printf("evaluation: %.1f s\n", berry_now() - t0);
     berry_json_key(&w, "seconds"); berry_json_write_num(&w, berry_now() - t0);
