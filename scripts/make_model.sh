@@ -8,6 +8,7 @@
 # to models/ to ship them: SHIP=1 does).
 #
 #   scripts/make_model.sh              whole recipe
+#   STAGE=policy scripts/make_model.sh the curriculum and the policy only (no PPRM, no evaluation)
 #   STAGE=prm scripts/make_model.sh    only the PPRM (from build/model/trained.gguf), then the evaluation
 #   STAGE=eval scripts/make_model.sh   only the evaluation of build/model/berry-tiny.gguf and its PPRM
 #   SHIP=1 scripts/make_model.sh       also copies the models and their report to models/
@@ -27,6 +28,9 @@ STAGE=${STAGE:-all}
 # laptop, half an hour) a model trained on levels 1-3 had not yet learned to copy the question's numbers
 # (greedy 12% / 3% / 1%, see models/README.md); harder levels only dilute the training tokens.
 SEED=${SEED:-1}
+# The seed of the model's initialization and of the trainer's data order (and the PPRM's), apart from
+# the curriculum's (SEED), so that a recipe can be retrained on the same problems from another start.
+TRAIN_SEED=${TRAIN_SEED:-$SEED}
 LEVELS=${LEVELS:-1-2}
 N_TRAIN=${N_TRAIN:-24000} N_TEST=${N_TEST:-300}
 VOCAB=${VOCAB:-2048}
@@ -60,10 +64,10 @@ command -v jq >/dev/null 2>&1 || { echo "make_model.sh needs jq (apt-get install
 [ -x "$BERRY" ] || { echo "build $BERRY first (make)" >&2; exit 1; }
 T0=$(date +%s)
 
-if [ "$STAGE" = all ]; then
+if [ "$STAGE" = all ] || [ "$STAGE" = policy ]; then
     rm -rf "$OUT"
     mkdir -p "$D"
-    log "curriculum: levels $LEVELS, $N_TRAIN train / $N_TEST test problems, seed $SEED"
+    log "curriculum: levels $LEVELS, $N_TRAIN train / $N_TEST test problems, seed $SEED (training seed $TRAIN_SEED)"
     "$BERRY" synth -q --out "$D" --n $N_TRAIN --dev 100 --test $N_TEST --levels $LEVELS --flaws 2 -s $SEED
 
     # The vocabulary learns from the texts the model will read: prompt + completion of every role.
@@ -106,14 +110,15 @@ if [ "$STAGE" = all ]; then
 
     log "model: llama $SHAPE"
     "$BERRY" model init --arch llama --preset tiny --shape $SHAPE --vocab "$OUT/vocab.gguf" --type f32 \
-        --name berry-tiny -s $SEED -t $THREADS -o "$OUT/init.gguf"
+        --name berry-tiny -s $TRAIN_SEED -t $THREADS -o "$OUT/init.gguf"
 
     log "training: $STEPS steps of $BATCH x $CTX tokens, lr $LR"
     "$BERRY" train -m "$OUT/init.gguf" --data "$OUT/mix.jsonl" --chat-template none -o "$OUT/trained.gguf" \
-        --steps $STEPS --batch $BATCH -c $CTX --lr $LR --warmup $WARMUP --save-every 50 -s $SEED -t $THREADS
+        --steps $STEPS --batch $BATCH -c $CTX --lr $LR --warmup $WARMUP --save-every 50 -s $TRAIN_SEED -t $THREADS
     "$BERRY" quantize -t $THREADS "$OUT/trained.gguf" "$OUT/berry-tiny.gguf" f16
     T_TRAIN=$(date +%s)
     log "trained in $((T_TRAIN - T0)) s"
+    [ "$STAGE" = policy ] && exit 0
 fi
 
 if [ "$STAGE" = all ] || [ "$STAGE" = prm ]; then
@@ -141,7 +146,7 @@ if [ "$STAGE" = all ] || [ "$STAGE" = prm ]; then
     } > "$OUT/prm_mix.jsonl"
     log "PPRM training: $PRM_STEPS steps of $PRM_BATCH x $CTX tokens, lr $PRM_LR, from the policy"
     "$BERRY" train -m "$OUT/trained.gguf" --data "$OUT/prm_mix.jsonl" --chat-template none -o "$OUT/prm.gguf" \
-        --steps $PRM_STEPS --batch $PRM_BATCH -c $CTX --lr $PRM_LR --warmup $PRM_WARMUP --save-every 50 -s $SEED -t $THREADS
+        --steps $PRM_STEPS --batch $PRM_BATCH -c $CTX --lr $PRM_LR --warmup $PRM_WARMUP --save-every 50 -s $TRAIN_SEED -t $THREADS
     "$BERRY" quantize -t $THREADS "$OUT/prm.gguf" "$OUT/berry-tiny-prm.gguf" q8_0
     log "PPRM trained in $(($(date +%s) - T_PRM)) s"
 fi
