@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
+#include "tensor/vec.h"
 #include "model/model_impl.h"
 #include "train/gemm.h"
 #include <math.h>
@@ -71,7 +72,7 @@ struct berry_tmodel {
     size_t wscr_n;
     float *head32;               // (V, C) f32 copy of a frozen quantized output head, made at first use
     bool head32_failed;          // no memory for it: dequantize block by block instead
-    float *sbuf;                 // score rows for attention, (threads, n_ctx)
+    float *sbuf;                 // score rows for attention, (threads, 3, n_ctx)
     int sbuf_ctx;
     int32_t *posb, *seg0;        // (N) rope position; index of the document's first token in its row
     uint64_t drop_seed, n_fwd;
@@ -623,12 +624,12 @@ static inline int key_begin(const berry_tmodel *m, int base, int t, int window) 
     return j0;
 }
 
-// Raw score s = scale * q.k, soft-capped: cap * tanh(s / cap).
-static inline float score(const float *q, const float *k, int D, float scale, float cap) {
-    float s = 0.0f;
-    for (int d = 0; d < D; d++) s += q[d] * k[d];
-    s *= scale;
-    return cap > 0 ? cap * tanhf(s / cap) : s;
+// Raw scores S[k] = scale * q.k for keys [j0, t], soft-capped (cap * tanh(s / cap)), through the
+// vector kernels of the forward pass (tensor/vec.h): a scalar float reduction does not vectorize.
+static inline void scores(float *s, const float *qt, const float *k, int KD, int n, int D, float scale, float cap) {
+    berry_vec_dots(s, qt, k, KD, n, D, scale);
+    if (cap > 0)
+        for (int i = 0; i < n; i++) s[i] = cap * tanhf(s[i] / cap);
 }
 
 // Forward for the (sequence, query head) units of this thread: OUT = softmax(S) . V, LSE saved.
@@ -638,28 +639,23 @@ static void att_fwd_worker(void *ctx, int ith, int nth) {
     int H = m->hp.n_head, KV = m->hp.n_head_kv, D = m->hp.head_dim, T = j->T, QD = H * D, KD = KV * D;
     int window = layer_slides(&m->hp, j->layer) ? m->hp.sliding_window : 0;
     float scale = m->hp.attn_scale, cap = m->hp.attn_softcap;
-    float *s = m->sbuf + (size_t)ith * T;
+    float *s = m->sbuf + (size_t)ith * 3 * T;
     int b0, b1;
     berry_split(j->n_seq * H, ith, nth, &b0, &b1);
     for (int u = b0; u < b1; u++) {
         int b = u / H, h = u % H, kh = h / (H / KV), base = b * T;
         for (int t = 0; t < T; t++) {
             const float *qt = j->q + (size_t)(base + t) * QD + (size_t)h * D;
-            int j0 = key_begin(m, base, t, window);
+            int j0 = key_begin(m, base, t, window), n = t - j0 + 1;
+            const float *kb = j->k + (size_t)(base + j0) * KD + (size_t)kh * D;
+            scores(s, qt, kb, KD, n, D, scale, cap);
             float mx = -INFINITY;
-            for (int k = j0; k <= t; k++) {
-                s[k] = score(qt, j->k + (size_t)(base + k) * KD + (size_t)kh * D, D, scale, cap);
-                if (s[k] > mx) mx = s[k];
-            }
-            float sum = 0.0f;
-            for (int k = j0; k <= t; k++) { s[k] = expf(s[k] - mx); sum += s[k]; }
+            for (int i = 0; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+            float sum = berry_vec_exp_shift(s, n, mx);
             float *o = j->out + (size_t)(base + t) * QD + (size_t)h * D, inv = 1.0f / sum;
+            for (int i = 0; i < n; i++) s[i] *= inv;
             for (int d = 0; d < D; d++) o[d] = 0.0f;
-            for (int k = j0; k <= t; k++) {
-                const float *vk = j->v + (size_t)(base + k) * KD + (size_t)kh * D;
-                float p = s[k] * inv;
-                for (int d = 0; d < D; d++) o[d] += p * vk[d];
-            }
+            berry_vec_wsum(o, s, j->v + (size_t)(base + j0) * KD + (size_t)kh * D, KD, n, D);
             j->lse[(size_t)(base + t) * H + h] = mx + logf(sum);
         }
     }
@@ -674,6 +670,7 @@ static void att_bwd_worker(void *ctx, int ith, int nth) {
     int H = m->hp.n_head, KV = m->hp.n_head_kv, D = m->hp.head_dim, T = j->T, QD = H * D, KD = KV * D, G = H / KV;
     int window = layer_slides(&m->hp, j->layer) ? m->hp.sliding_window : 0;
     float scale = m->hp.attn_scale, cap = m->hp.attn_softcap;
+    float *p = m->sbuf + (size_t)ith * 3 * T, *ds = p + T, *cf = ds + T;
     int b0, b1;
     berry_split(j->n_seq * KV, ith, nth, &b0, &b1);
     for (int u = b0; u < b1; u++) {
@@ -684,23 +681,23 @@ static void att_bwd_worker(void *ctx, int ith, int nth) {
                 const float *qt = j->q + qo, *dot = j->datt + qo, *ot = j->att + qo;
                 float *dqt = j->dq + qo;
                 float lse = j->lse_in[(size_t)(base + t) * H + h];
-                int j0 = key_begin(m, base, t, window);
+                int j0 = key_begin(m, base, t, window), n = t - j0 + 1;
+                size_t k0 = (size_t)(base + j0) * KD + (size_t)kh * D;
                 float Dsum = 0.0f;
                 for (int d = 0; d < D; d++) Dsum += dot[d] * ot[d];
-                for (int k = j0; k <= t; k++) {
-                    size_t ko = (size_t)(base + k) * KD + (size_t)kh * D;
-                    float sc = score(qt, j->k + ko, D, scale, cap);
-                    float p = expf(sc - lse);
-                    const float *vk = j->v + ko;
-                    float *dvk = j->dv + ko;
-                    float dp = 0.0f;
-                    for (int d = 0; d < D; d++) { dp += dot[d] * vk[d]; dvk[d] += p * dot[d]; }
-                    float ds = p * (dp - Dsum);
-                    if (cap > 0) { float th = sc / cap; ds *= 1.0f - th * th; }
-                    ds *= scale;
-                    const float *kk = j->k + ko;
-                    float *dkk = j->dk + ko;
-                    for (int d = 0; d < D; d++) { dqt[d] += ds * kk[d]; dkk[d] += ds * qt[d]; }
+                // P = exp(S - lse), recomputed (the soft-cap's derivative 1 - (S/cap)^2 kept first);
+                // dS = P * (dO.V^T - Dsum), times that derivative and the scale.
+                scores(p, qt, j->k + k0, KD, n, D, scale, cap);
+                if (cap > 0)
+                    for (int i = 0; i < n; i++) { float th = p[i] / cap; cf[i] = 1.0f - th * th; }
+                berry_vec_exp_shift(p, n, lse);
+                berry_vec_dots(ds, dot, j->v + k0, KD, n, D, 1.0f);
+                for (int i = 0; i < n; i++) ds[i] = p[i] * (ds[i] - Dsum) * scale * (cap > 0 ? cf[i] : 1.0f);
+                // dQ += dS . K; dV += P^T dO and dK += dS^T Q, a row of each per key.
+                berry_vec_wsum(dqt, ds, j->k + k0, KD, n, D);
+                for (int i = 0; i < n; i++) {
+                    float *dvk = j->dv + k0 + (size_t)i * KD, *dkk = j->dk + k0 + (size_t)i * KD, pi = p[i], di = ds[i];
+                    for (int d = 0; d < D; d++) { dvk[d] += pi * dot[d]; dkk[d] += di * qt[d]; }
                 }
             }
     }
@@ -910,7 +907,7 @@ berry_status berry_tmodel_forward(berry_tmodel *m, const berry_tbatch *b, float 
     int nth = berry_pool_size(m->pool);
     if (m->sbuf_ctx < T) {
         free(m->sbuf);
-        m->sbuf = malloc((size_t)nth * T * sizeof(float));
+        m->sbuf = malloc((size_t)nth * 3 * T * sizeof(float));
         m->sbuf_ctx = m->sbuf ? T : 0;
         if (!m->sbuf) return berry_errf(err, err_size, BERRY_ENOMEM, "training forward: out of memory");
     }
