@@ -59,9 +59,11 @@ STEPS=${STEPS:-3600} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${W
 # the records are ~125 tokens, so it sees ~16 of them a step. PRM_CHECK=1 adds an equation-check drill
 # (every distinct equation of the training solutions once right, once with its result off by a little,
 # "Check: EQ" -> right / wrong); with it (and lr 2e-3) the PPRM collapsed to answering No, so it is off.
-# Shipped as q8_0 (2.4 MB) so that policy and PPRM fit 8 MB together. See models/README.md.
+# Shipped as q8_0 (2.4 MB) so that policy and PPRM fit 8 MB together. 1600 steps: the policy has never
+# seen a compare record (MIX_COMPARE=0), and with 800 its PPRM was right 57% of the time averaged over
+# the two orders, with 1600 68% (run 12p). See models/README.md.
 PRM_COMPARE=${PRM_COMPARE:-96000} PRM_CHECK=${PRM_CHECK:-0}
-PRM_STEPS=${PRM_STEPS:-800} PRM_BATCH=${PRM_BATCH:-4} PRM_LR=${PRM_LR:-1e-3} PRM_WARMUP=${PRM_WARMUP:-40}
+PRM_STEPS=${PRM_STEPS:-1600} PRM_BATCH=${PRM_BATCH:-4} PRM_LR=${PRM_LR:-1e-3} PRM_WARMUP=${PRM_WARMUP:-40}
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 sh scripts/deps.sh model
