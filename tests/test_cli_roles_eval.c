@@ -1,0 +1,99 @@
+// test_cli_roles_eval.c — `berry roles-eval --pairs` end to end: the embedded model's own (right, wrong)
+// solutions of a fresh `berry synth` curriculum become compare records. Each record is checked against
+// the curriculum's exact answers (berry synth's arithmetic, not the model's): "Yes" exactly when
+// solution A ends on the reference answer and B does not, and every pair asked in both orders.
+#include "test.h"
+#include "tiny_model.h"
+#include "base/json.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// The number after the last "The answer is " in [s, e), into BUF.
+static void final_answer(const char *s, const char *e, char *buf, size_t n) {
+    const char *key = "The answer is ", *last = NULL;
+    for (const char *p = s; p && p < e; p = strstr(p + 1, key))
+        if (!strncmp(p, key, strlen(key))) last = p;
+    buf[0] = 0;
+    if (!last || last >= e) return;
+    last += strlen(key);
+    size_t k = 0;
+    while (last < e && k + 1 < n && *last != '.' && *last != '\n') buf[k++] = *last++;
+    buf[k] = 0;
+}
+
+// The reference answer of QUESTION in the curriculum's problems file, or NULL.
+static char *reference(const char *problems, const char *question) {
+    FILE *f = fopen(problems, "rb");
+    if (!f) return NULL;
+    char *line = NULL, *ans = NULL, msg[128];
+    size_t cap = 0;
+    ssize_t len;
+    while (!ans && (len = getline(&line, &cap, f)) > 0) {
+        berry_json *o = berry_json_parse(line, (size_t)len, msg, sizeof msg);
+        const char *q = o ? berry_json_str(berry_json_get(o, "question")) : NULL;
+        if (q && !strcmp(q, question)) ans = strdup(berry_json_str(berry_json_get(o, "final")));
+        berry_json_free(o);
+    }
+    free(line);
+    fclose(f);
+    return ans;
+}
+
+TEST(cli_roles_eval_pairs_follow_the_curriculum) {
+    const char *berry = berry_ttest_berry(), *model = berry_test_path("models/berry-tiny.gguf");
+    struct stat st;
+    if (!berry) SKIP("build/<variant>/berry is not built");
+    if (!model || stat(model, &st) != 0) SKIP("models/berry-tiny.gguf is missing (make model SHIP=1 builds it)");
+    const char *dir = berry_test_tmpdir();
+    char cmd[8192], pairs[1100], problems[1100];
+    snprintf(cmd, sizeof cmd, "'%s' synth -q --out '%s/cur' --n 60 --dev 10 --test 40 --levels 1-2 -s 3", berry, dir);
+    CHECK_EQ_INT(berry_ttest_sh(cmd, NULL, NULL), 0);
+    snprintf(pairs, sizeof pairs, "%s/pairs.jsonl", dir);
+    snprintf(problems, sizeof problems, "%s/cur/test_problems.jsonl", dir);
+    // One sample cannot make a pair: refused with an error.
+    snprintf(cmd, sizeof cmd, "'%s' roles-eval -m '%s' --data '%s/cur' --roles solve --n 5 --samples 1 --pairs '%s' -t 1",
+             berry, model, dir, pairs);
+    CHECK(berry_ttest_sh(cmd, NULL, NULL) != 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s' roles-eval -m '%s' --data '%s/cur' --split test --roles solve --n 20 --samples 8 --sc-level 0 "
+             "--pairs '%s' -t 1", berry, model, dir, pairs);
+    CHECK_EQ_INT(berry_ttest_sh(cmd, NULL, NULL), 0);
+    FILE *f = fopen(pairs, "rb");
+    CHECKF(f, "no pairs file %s", pairs);
+    char *line = NULL, msg[128], prev_a[64] = "", prev_b[64] = "";
+    size_t cap = 0;
+    ssize_t len;
+    int n = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        berry_json *o = berry_json_parse(line, (size_t)len, msg, sizeof msg);
+        CHECKF(o, "line %d: %s", n + 1, msg);
+        const char *p = berry_json_str(berry_json_get(o, "prompt")), *c = berry_json_str(berry_json_get(o, "completion"));
+        CHECK(p && c);
+        const char *qa = strstr(p, "Question: "), *sa = strstr(p, "\nSolution A:\n"), *sb = strstr(p, "\nSolution B:\n"),
+                   *end = strstr(p, "\nIs solution A better than solution B?\n");
+        CHECKF(qa == p && sa && sb && end && sa < sb && sb < end, "line %d: not a compare prompt: %s", n + 1, p);
+        char question[2048], a[64], b[64];
+        snprintf(question, sizeof question, "%.*s", (int)(sa - p - 10), p + 10);
+        final_answer(sa, sb, a, sizeof a);
+        final_answer(sb, end, b, sizeof b);
+        char *ref = reference(problems, question);
+        CHECKF(ref, "line %d: question not in the curriculum: %s", n + 1, question);
+        bool yes = !strcmp(c, "Yes");
+        CHECKF(yes || !strcmp(c, "No"), "line %d: completion '%s'", n + 1, c);
+        // Yes: A ends on the reference and B does not; No: the reverse. Odd lines repeat the pair swapped.
+        CHECKF(!strcmp(yes ? a : b, ref) && strcmp(yes ? b : a, ref), "line %d (%s): A '%s', B '%s', reference '%s'",
+               n + 1, c, a, b, ref);
+        CHECKF(n % 2 == 0 ? yes : !yes && !strcmp(a, prev_b) && !strcmp(b, prev_a), "line %d: not the previous pair swapped",
+               n + 1);
+        snprintf(prev_a, sizeof prev_a, "%s", a);
+        snprintf(prev_b, sizeof prev_b, "%s", b);
+        free(ref);
+        berry_json_free(o);
+        n++;
+    }
+    free(line);
+    fclose(f);
+    CHECKF(n > 0 && n % 2 == 0, "%d records: expected a positive, even number", n);
+}
