@@ -5,6 +5,15 @@
 #include <immintrin.h>
 
 #define INLINE static inline __attribute__((always_inline))
+// F(N, ...) with N the compile-time count (1-4) equal to the run-time COUNT: the multi-stream and
+// multi-row kernels are instantiated per count so that their per-stream arrays stay in registers.
+#define BY_COUNT(count, F, ...)                      \
+    switch (count) {                                 \
+    case 4: F(4, __VA_ARGS__); break;                \
+    case 3: F(3, __VA_ARGS__); break;                \
+    case 2: F(2, __VA_ARGS__); break;                \
+    default: F(1, __VA_ARGS__); break;               \
+    }
 
 INLINE float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -754,7 +763,7 @@ INLINE __m256i pk_block(int q4, const uint8_t *PB, const uint8_t *xq, int32_t s8
 }
 
 // Decode over N repacked panels at once (blocks.h berry_pk_streams_fn); the float steps are pk_rows'.
-INLINE void pk_streams_n(int q4, const int N, const uint8_t *const *P, const int *nc, int64_t nb,
+INLINE void pk_streams_n(const int N, int q4, const uint8_t *const *P, const int *nc, int64_t nb,
                          const berry_act_q8 *x, float *const *y) {
     const size_t pb = BERRY_PK_BYTES(q4);
     __m256 acc[BERRY_STREAMS];
@@ -772,20 +781,12 @@ INLINE void pk_streams_n(int q4, const int N, const uint8_t *const *P, const int
     for (int i = 0; i < N; i++) store_cols8(y[i], acc[i], nc[i], 0);
 }
 
-#define PK_STREAMS(Q4)                                                        \
-    switch (n) {                                                              \
-    case 4: pk_streams_n(Q4, 4, p, nc, nb, x, y); break;                      \
-    case 3: pk_streams_n(Q4, 3, p, nc, nb, x, y); break;                      \
-    case 2: pk_streams_n(Q4, 2, p, nc, nb, x, y); break;                      \
-    default: pk_streams_n(Q4, 1, p, nc, nb, x, y); break;                     \
-    }
 static void pk_streams(int q4, int n, const uint8_t *const *p, const int *nc, int64_t nb, const berry_act_q8 *x,
                        float *const *y) {
-    if (q4 == 2) { PK_STREAMS(2) }
-    else if (q4) { PK_STREAMS(1) }
-    else { PK_STREAMS(0) }
+    if (q4 == 2) { BY_COUNT(n, pk_streams_n, 2, p, nc, nb, x, y) }
+    else if (q4) { BY_COUNT(n, pk_streams_n, 1, p, nc, nb, x, y) }
+    else { BY_COUNT(n, pk_streams_n, 0, p, nc, nb, x, y) }
 }
-#undef PK_STREAMS
 
 static void panel_pk(int q4, const uint8_t *p, int nc, int64_t b0, int nbs, const berry_act_q8 *x, int r0, int r1,
                      float *y, size_t ldy, int add) {
@@ -922,12 +923,7 @@ INLINE void q4k_streams_n(const int N, const uint8_t *const *P, const int *nc, i
 }
 
 static void q4k_streams(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x, float *const *y) {
-    switch (n) {
-    case 4: q4k_streams_n(4, p, nc, nb, x, y); break;
-    case 3: q4k_streams_n(3, p, nc, nb, x, y); break;
-    case 2: q4k_streams_n(2, p, nc, nb, x, y); break;
-    default: q4k_streams_n(1, p, nc, nb, x, y); break;
-    }
+    BY_COUNT(n, q4k_streams_n, p, nc, nb, x, y)
 }
 
 static void panel_q4k(const uint8_t *p, int nc, int64_t b0, int nbs, const uint8_t *x, size_t xs, int r0, int r1,
@@ -1001,12 +997,7 @@ INLINE void q6k_streams_n(const int N, const uint8_t *const *P, const int *nc, i
 }
 
 static void q6k_streams(int n, const uint8_t *const *p, const int *nc, int64_t nb, const uint8_t *x, float *const *y) {
-    switch (n) {
-    case 4: q6k_streams_n(4, p, nc, nb, x, y); break;
-    case 3: q6k_streams_n(3, p, nc, nb, x, y); break;
-    case 2: q6k_streams_n(2, p, nc, nb, x, y); break;
-    default: q6k_streams_n(1, p, nc, nb, x, y); break;
-    }
+    BY_COUNT(n, q6k_streams_n, p, nc, nb, x, y)
 }
 
 // ---- packed GEMM panel for float weights ----------------------------------------------------------
@@ -1169,12 +1160,7 @@ INLINE void fpk_streams_n(const int N, const uint8_t *const *P, const int *nc, i
 }
 
 static void fpk_streams(int n, const uint8_t *const *p, const int *nc, int64_t k, const float *x, float *const *y) {
-    switch (n) {
-    case 4: fpk_streams_n(4, p, nc, k, x, y); break;
-    case 3: fpk_streams_n(3, p, nc, k, x, y); break;
-    case 2: fpk_streams_n(2, p, nc, k, x, y); break;
-    default: fpk_streams_n(1, p, nc, k, x, y); break;
-    }
+    BY_COUNT(n, fpk_streams_n, p, nc, k, x, y)
 }
 
 // ---- K-quants against q8_K activations ----------------------------------------------------------
@@ -1476,18 +1462,9 @@ static void matvec_kq(int kind, int64_t n, const uint8_t *w, size_t ws, int nc, 
             wr[cnt] = w + (size_t)c * ws;
             yr[cnt++] = y + c;
         }
-        switch (kind) {
-#define KQ(K) switch (cnt) {                                \
-        case 4: kq_rows(4, K, nb, wr, x, yr); break;        \
-        case 3: kq_rows(3, K, nb, wr, x, yr); break;        \
-        case 2: kq_rows(2, K, nb, wr, x, yr); break;        \
-        default: kq_rows(1, K, nb, wr, x, yr); break;       \
-        }
-        case 0: KQ(0) break;
-        case 1: KQ(1) break;
-        default: KQ(2) break;
-#undef KQ
-        }
+        if (kind == 0) { BY_COUNT(cnt, kq_rows, 0, nb, wr, x, yr) }
+        else if (kind == 1) { BY_COUNT(cnt, kq_rows, 1, nb, wr, x, yr) }
+        else { BY_COUNT(cnt, kq_rows, 2, nb, wr, x, yr) }
     }
 }
 
