@@ -1197,33 +1197,40 @@ INLINE int k4_summ(__m256i mins, const int16_t *bsums) {
     return hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)bsums)));
 }
 
+// A q4_K / q5_K super-block A4 against activation block XB: the scaled products' integer sums as 8
+// lanes, and *MINS the sub-block mins (k4_scales).
+INLINE __m256i k45_sumi(const berry_block_q4_K *a4, int five, const berry_block_q8_K *xb, __m256i *mins) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const berry_block_q5_K *a5 = (const berry_block_q5_K *)a4;
+    const uint8_t *qs = five ? a5->qs : a4->qs;
+    __m256i sc = k4_scales(a4->scales, mins);
+    __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (five) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
+            hv = _mm256_srli_epi16(hv, 2);
+        }
+        __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c)));
+        __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32)));
+        p0 = _mm256_madd_epi16(p0, k4_scale_bcast(sc, 2 * c));
+        p1 = _mm256_madd_epi16(p1, k4_scale_bcast(sc, 2 * c + 1));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+    }
+    return sumi;
+}
+
 INLINE void dot_q45K(int64_t n, float *out, const uint8_t *w, const void *xv, int five) {
     const berry_block_q8_K *x = xv;
     size_t bsize = five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     float s = 0;
     for (int64_t i = 0; i < n / 256; i++) {
         const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * bsize);
-        const berry_block_q5_K *a5 = (const berry_block_q5_K *)(w + (size_t)i * bsize);
-        const uint8_t *qs = five ? a5->qs : a4->qs;
-        __m256i mins, sc = k4_scales(a4->scales, &mins);
+        __m256i mins, sumi = k45_sumi(a4, five, &x[i], &mins);
         int summ = k4_summ(mins, x[i].bsums);
-        __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
-        __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            if (five) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
-                hv = _mm256_srli_epi16(hv, 2);
-            }
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c)));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c + 32)));
-            p0 = _mm256_madd_epi16(p0, k4_scale_bcast(sc, 2 * c));
-            p1 = _mm256_madd_epi16(p1, k4_scale_bcast(sc, 2 * c + 1));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
-        }
         float d = f16(&a4->d) * x[i].d, dmin = f16(&a4->dmin) * x[i].d;
         s += d * (float)hsum_i32(sumi) - dmin * (float)summ;
     }
@@ -1383,27 +1390,9 @@ KQ_TILE(tile_q6_K, tile_q6K_row(n, w, xr, xs, yr, ldy, k))
 // Super-block I of a q4_K / q5_K row against X: ACC += d * (sum of scaled products), MACC += dmin * (sum
 // of mins times the activations' sums), as 8 lanes each.
 INLINE void kq45_block(const uint8_t *w, int64_t i, const berry_block_q8_K *x, int five, __m256 *acc, __m256 *macc) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     const berry_block_q4_K *a4 = (const berry_block_q4_K *)(w + (size_t)i * (five ? sizeof(berry_block_q5_K) : sizeof(berry_block_q4_K)));
-    const berry_block_q5_K *a5 = (const berry_block_q5_K *)a4;
-    const uint8_t *qs = five ? a5->qs : a4->qs;
     const berry_block_q8_K *xb = x + i;
-    __m256i mins, sc = k4_scales(a4->scales, &mins);
-    __m256i hv = five ? _mm256_loadu_si256((const __m256i *)a5->qh) : _mm256_setzero_si256();
-    __m256i sumi = _mm256_setzero_si256();
-    for (int c = 0; c < 4; c++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        if (five) {
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hv, one), 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4));
-            hv = _mm256_srli_epi16(hv, 2);
-        }
-        __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c)));
-        __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32)));
-        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(p0, k4_scale_bcast(sc, 2 * c)),
-                                                       _mm256_madd_epi16(p1, k4_scale_bcast(sc, 2 * c + 1))));
-    }
+    __m256i mins, sumi = k45_sumi(a4, five, xb, &mins);
     __m256i summ = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)xb->bsums));
     // d and dmin (adjacent f16) converted together, times the activations' scale.
     uint32_t dd;
