@@ -653,11 +653,24 @@ static void panel_q8(int q4, const uint8_t *w, size_t ws, int nc, int64_t b0, in
 // once with no per-block horizontal sums (q4_0's nibbles are unpacked with an and and a shift per
 // vector of 8 rows), and batched decode and prefill skip the packing.
 
+// Vector V (0-3) of repacked q4_0 / q5_0 block B (blocks.h): the values of its low nibbles in *LO and of
+// its high nibbles in *HI, q5_0's fifth bits (one per byte of the two vectors) included.
+INLINE void pk_unpack(int q4, const uint8_t *B, int v, __m256i *lo, __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b5 = _mm256_set1_epi8(0x10);
+    __m256i V = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * v));
+    *lo = _mm256_and_si256(V, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
+    if (q4 == 2) {
+        *lo = _mm256_or_si256(*lo, _mm256_and_si256(bits_to_bytes(B + 144 + 4 * v), b5));
+        *hi = _mm256_or_si256(*hi, _mm256_and_si256(bits_to_bytes(B + 144 + 16 + 4 * v), b5));
+    }
+}
+
 // NR activation rows against blocks [b0, b0 + nbs) of packed panel P.
 INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_act_q8 *x, int r, float *y,
                     size_t ldy, int nc, int add, const int NR) {
     const size_t pb = BERRY_PK_BYTES(q4);
-    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), b5 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[6];
     const uint8_t *xr[6];
     for (int i = 0; i < NR; i++) { acc[i] = _mm256_setzero_ps(); xr[i] = x->q + (size_t)(r + i) * x->stride; }
@@ -679,13 +692,8 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
         if (q4) {
 #pragma GCC unroll 1
             for (int v = 0; v < 4; v++) {
-                __m256i V = _mm256_loadu_si256((const __m256i *)(B + 16 + 32 * v));
-                __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
-                if (q4 == 2) {
-                    // q5_0's fifth bits (blocks.h), one per byte of the two vectors.
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(bits_to_bytes(B + 144 + 4 * v), b5));
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(bits_to_bytes(B + 144 + 16 + 4 * v), b5));
-                }
+                __m256i lo, hi;
+                pk_unpack(q4, B, v, &lo, &hi);
                 for (int i = 0; i < NR; i++) {
                     int32_t a, h;
                     memcpy(&a, xq[i] + 4 * v, 4);
@@ -729,16 +737,12 @@ INLINE void pk_rows(int q4, const uint8_t *P, int64_t b0, int nbs, const berry_a
 // Row 0 of X's block B against block B of a repacked panel (at PB): the eight weight rows' integer
 // sums, q4_0's offset of 8 (q5_0's 16) taken off.
 INLINE __m256i pk_block(int q4, const uint8_t *PB, const uint8_t *xq, int32_t s8) {
-    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F), b5 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i sum = _mm256_setzero_si256(), part = sum;
     if (q4) {
         for (int v = 0; v < 4; v++) {
-            __m256i V = _mm256_loadu_si256((const __m256i *)(PB + 16 + 32 * v));
-            __m256i lo = _mm256_and_si256(V, m4), hi = _mm256_and_si256(_mm256_srli_epi16(V, 4), m4);
-            if (q4 == 2) {
-                lo = _mm256_or_si256(lo, _mm256_and_si256(bits_to_bytes(PB + 144 + 4 * v), b5));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(bits_to_bytes(PB + 144 + 16 + 4 * v), b5));
-            }
+            __m256i lo, hi;
+            pk_unpack(q4, PB, v, &lo, &hi);
             int32_t a, h;
             memcpy(&a, xq + 4 * v, 4);
             memcpy(&h, xq + 16 + 4 * v, 4);
