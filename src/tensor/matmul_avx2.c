@@ -1260,31 +1260,38 @@ INLINE int q6_off(__m256i sc16, const int16_t *bsums) {
     return hsum_i32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)bsums)));
 }
 
+// One q6_K super-block's integer sum of scale * value * x over its 16 sub-blocks, before the -32
+// offset: the 6-bit values (0..63) are rebuilt from ql and qh, 128 at a time.
+INLINE __m256i q6_sumi(const berry_block_q6_K *a, const int8_t *xq, __m256i sc16) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(a->qh + 32 * h));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+        for (int k = 0; k < 4; k++) {
+            __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(xq + 128 * h + 32 * k)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6_scale_pair(sc16, 4 * h + k)));
+        }
+    }
+    return sumi;
+}
+
 // q6_K: the 6-bit values (0..63) times x, minus 32 * sum(x) per 16-value sub-block via bsums.
 static void dot_q6_K(int64_t n, float *out, const void *wv, const void *xv) {
     const berry_block_q6_K *a = wv;
     const berry_block_q8_K *x = xv;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     float s = 0;
     for (int64_t i = 0; i < n / 256; i++) {
         __m256i sc16 = q6_scales(a[i].scales);
         int off = q6_off(sc16, x[i].bsums);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            for (int k = 0; k < 4; k++) {
-                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(x[i].qs + 128 * h + 32 * k)));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6_scale_pair(sc16, 4 * h + k)));
-            }
-        }
+        __m256i sumi = q6_sumi(&a[i], x[i].qs, sc16);
         s += f16(&a[i].d) * x[i].d * (float)(hsum_i32(sumi) - 32 * off);
     }
     *out = s;
@@ -1408,25 +1415,10 @@ INLINE void kq45_block(const uint8_t *w, int64_t i, const berry_block_q8_K *x, i
 
 // Super-block I of a q6_K row against X: ACC += d * (sum of scaled products - 32 * scaled sums of x).
 INLINE void kq6_block(const uint8_t *w, int64_t i, const berry_block_q8_K *x, __m256 *acc) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const berry_block_q6_K *a = (const berry_block_q6_K *)w + i;
     const berry_block_q8_K *xb = x + i;
     __m256i sc16 = q6_scales(a->scales);
-    __m256i sumi = _mm256_setzero_si256();
-    for (int h = 0; h < 2; h++) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h));
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(a->ql + 64 * h + 32));
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(a->qh + 32 * h));
-        __m256i q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-        for (int k = 0; k < 4; k++) {
-            __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * k)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6_scale_pair(sc16, 4 * h + k)));
-        }
-    }
+    __m256i sumi = q6_sumi(a, xb->qs, sc16);
     // 32 * sum_j scales[j] * bsums[j], lane-wise, taken off before the conversion (exact in int32).
     __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)xb->bsums)), 5);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(&a->d) * xb->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, off)), *acc);
