@@ -3,8 +3,9 @@
 # models/README.md): the test split of another curriculum seed (`berry synth -s 7`, levels 1-2; 2,800
 # of the ~3,100 distinct problems the generator finds there), less every problem whose question is in
 # the training curriculum's train, dev or test split, written as a dev split (dev_problems.jsonl and
-# the role files, by problem id) that `berry roles-eval --split dev` reads. About 1,390 problems on level 1 and 1,400 on level 2, none of them seen in training: the
-# curriculum's own dev split (50 a level) is too small to tell recipes apart.
+# the role files, by problem id) that `berry roles-eval --split dev` reads. About 1,390
+# problems on level 1 and 1,400 on level 2, none of them seen in training: the curriculum's own dev
+# split (50 a level) is too small to tell recipes apart.
 #
 #   scripts/dev2.sh                          builds build/dev2 from the curriculum in build/model/data
 #   scripts/dev2.sh MODEL.gguf [N]           also evaluates MODEL's greedy solve, N problems a level (500)
