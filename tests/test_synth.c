@@ -479,7 +479,7 @@ TEST(roles_prompts_are_the_documented_templates) {
     CHECK_STR(buf, "Question: What is 2 + 3?\nSolution:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\nFind the first wrong step.\n");
     berry_role_prompt(buf, sizeof buf, BERRY_ROLE_REWRITE, &a);
     CHECK_STR(buf, "Question: What is 2 + 3?\nSolution:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\nCritique: All steps are correct.\n"
-                   "Write a correct solution.\n");
+                   "Question: What is 2 + 3?\nWrite a correct solution.\n");
     berry_role_prompt(buf, sizeof buf, BERRY_ROLE_SELFEVAL, &a);
     CHECK_STR(buf, "Question: What is 2 + 3?\nSolution:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\nScore the solution from -100 to 100.\n");
     size_t n = berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &a);

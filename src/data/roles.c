@@ -23,7 +23,10 @@ size_t berry_role_prompt(char *buf, size_t size, berry_role role, const berry_ro
         n = snprintf(buf, size, "Question: %s\nSolution:\n%s\nFind the first wrong step.\n", q, s);
         break;
     case BERRY_ROLE_REWRITE:
-        n = snprintf(buf, size, "Question: %s\nSolution:\n%s\nCritique: %s\nWrite a correct solution.\n", q, s, c);
+        // The question again after the critique: a 4-layer model copies the question's numbers into
+        // the new solution from nearby, as in the solve prompt, not from 100+ tokens back (models/README.md).
+        n = snprintf(buf, size, "Question: %s\nSolution:\n%s\nCritique: %s\nQuestion: %s\nWrite a correct solution.\n", q, s,
+                     c, q);
         break;
     case BERRY_ROLE_SELFEVAL:
         n = snprintf(buf, size, "Question: %s\nSolution:\n%s\nScore the solution from -100 to 100.\n", q, s);

@@ -4,13 +4,14 @@
 // Every prompt starts with "Question: Q\n", so prompts about one problem share their prefix in the KV
 // cache; critique, rewrite and self-evaluation prompts also share "Solution:\nS\n", and the pairwise
 // comparison shares (question, solution A) across all the B it is compared with. The instruction comes
-// last. Solutions and critiques are passed without a trailing newline. The exact templates:
+// last; the rewrite repeats the question just before it, where the model reads it better. Solutions
+// and critiques are passed without a trailing newline. The exact templates:
 //
 //   solve     "Question: {q}\nSolve step by step.\n"
 //             -> "Step 1: 3 * 12 = 36 apples in the boxes.\n...\nThe answer is 29."
 //   critique  "Question: {q}\nSolution:\n{s}\nFind the first wrong step.\n"
 //             -> "Step 2 is wrong: ..." or "All steps are correct."
-//   rewrite   "Question: {q}\nSolution:\n{s}\nCritique: {c}\nWrite a correct solution.\n"
+//   rewrite   "Question: {q}\nSolution:\n{s}\nCritique: {c}\nQuestion: {q}\nWrite a correct solution.\n"
 //             -> a solution, as for solve
 //   selfeval  "Question: {q}\nSolution:\n{s}\nScore the solution from -100 to 100.\n"
 //             -> "Score: 90"
