@@ -213,6 +213,8 @@ TEST(search_prefix_reuse_meets_the_page_bounds) {
     CHECK_EQ_INT(res[0].tree.n, res[1].tree.n);
     for (int i = 1; i < res[0].tree.n && i < res[1].tree.n; i++)
         CHECKF(!strcmp(res[0].tree.node[i].solution, res[1].tree.node[i].solution), "node %d differs", i);
+    fprintf(stderr, "    evaluated %lld within [%lld, %lld] of %lld submitted (%.2fx fewer)\n", (long long)evaluated[0],
+            (long long)rec[0].lower, (long long)rec[0].upper, (long long)prompt[0], (double)prompt[0] / (double)evaluated[0]);
     // The saving, for the record (docs/search.md has the figures over the test split): at least 2x here,
     // since every comparison prompt repeats the question and solution A.
     CHECKF(prompt[0] >= 2 * evaluated[0], "%lld of %lld", (long long)evaluated[0], (long long)prompt[0]);
