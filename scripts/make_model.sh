@@ -52,11 +52,9 @@ MIX_SELFEVAL=${MIX_SELFEVAL:-1800} MIX_COMPARE=${MIX_COMPARE:-0}
 # the problems and 1.4x the tokens, the greedy steps' arithmetic went from 52% to 84% right; see
 # models/README.md). About 7900 equations, 0.4M tokens of the mixture.
 DRILL=${DRILL:-8} DRILL_LINES=${DRILL_LINES:-32}
-# Small batches: at this budget the number of updates matters more than the gradient's noise. 3600
-# steps (7.4M tokens, ~1.9 passes) against 2600, two training seeds each: greedy level 2 on 500 unseen
-# problems 19.8 / 21.6% against 13.2 / 9.4% (models/README.md, the seed study); ~16 min of training on
-# the idle 2-core machine.
-# 5000 steps (about 1.5 passes over the larger mixture of run 15) and the PPRM's 1500 fit the 45
+# Small batches: at this budget the number of updates matters more than the gradient's noise (on run
+# 12's mixture, 3600 steps against 2600, two training seeds each: greedy level 2 on 500 unseen problems
+# 19.8 / 21.6% against 13.2 / 9.4%; models/README.md, the seed study). 5000 steps (about 1.5 passes over the larger mixture of run 15) and the PPRM's 1500 fit the 45
 # minutes of `make model` at the 5,400 tokens/s this trainer ran at on 2026-11-26: 2477 s end to end.
 STEPS=${STEPS:-5000} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
 # The PPRM: the policy fine-tuned (all weights) on the first PRM_COMPARE comparison records (all ~96000: both
