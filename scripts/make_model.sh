@@ -54,8 +54,9 @@ MIX_SELFEVAL=${MIX_SELFEVAL:-1800} MIX_COMPARE=${MIX_COMPARE:-0}
 DRILL=${DRILL:-8} DRILL_LINES=${DRILL_LINES:-32}
 # Small batches: at this budget the number of updates matters more than the gradient's noise (on run
 # 12's mixture, 3600 steps against 2600, two training seeds each: greedy level 2 on 500 unseen problems
-# 19.8 / 21.6% against 13.2 / 9.4%; models/README.md, the seed study). 5000 steps (about 1.5 passes over the larger mixture of run 15) and the PPRM's 1500 fit the 45
-# minutes of `make model` at the 5,400 tokens/s this trainer ran at on 2026-11-26: 2477 s end to end.
+# 19.8 / 21.6% against 13.2 / 9.4%; models/README.md, the seed study). 5000 steps (about 1.5 passes
+# over the larger mixture of run 15) and the PPRM's 1500 fit the 45 minutes of `make model` at the
+# 5,400 tokens/s this trainer ran at on 2026-11-26: 2477 s end to end.
 STEPS=${STEPS:-5000} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
 # The PPRM: the policy fine-tuned (all weights) on the first PRM_COMPARE comparison records (all ~96000: both
 # orders of each (correct, flawed) pair, so that neither position is favoured). One loss token a record:
