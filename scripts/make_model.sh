@@ -163,9 +163,12 @@ if [ "$STAGE" = all ] || [ "$STAGE" = prm ]; then
     log "PPRM trained in $(($(date +%s) - T_PRM)) s"
 fi
 
-log "evaluation on the test split (all 150 problems a level; 150 items a level for the other roles)"
+# Every test problem: berry synth splits the test problems evenly over the levels (150 a level for
+# 300 on levels 1-2); the other roles get as many items a level.
+PER_LEVEL=$((N_TEST / (${LEVELS#*-} - ${LEVELS%-*} + 1)))
+log "evaluation on the test split ($PER_LEVEL problems a level; $PER_LEVEL items a level for the other roles)"
 "$BERRY" roles-eval -m "$OUT/berry-tiny.gguf" --prm "$OUT/berry-tiny-prm.gguf" --data "$D" --split test -t $THREADS \
-    --n 150 --n-roles 150 --samples 16 --json "$OUT/eval.json" | tee "$OUT/eval.txt"
+    --n $PER_LEVEL --n-roles $PER_LEVEL --samples 16 --json "$OUT/eval.json" | tee "$OUT/eval.txt"
 T1=$(date +%s)
 echo "make_model: $((T1 - T0)) s wall ($STAGE), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/eval.txt"
 
