@@ -59,15 +59,14 @@ DRILL=${DRILL:-8} DRILL_LINES=${DRILL_LINES:-32}
 # 5,400 tokens/s this trainer ran at on 2026-11-26: 2477 s end to end.
 STEPS=${STEPS:-5000} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
 # The PPRM: the policy fine-tuned (all weights) on the first PRM_COMPARE comparison records (all ~96000: both
-# orders of each (correct, flawed) pair, so that neither position is favoured). One loss token a record:
-# the records are ~125 tokens, so it sees ~16 of them a step. PRM_CHECK=1 adds an equation-check drill
-# (every distinct equation of the training solutions once right, once with its result off by a little,
-# "Check: EQ" -> right / wrong); with it (and lr 2e-3) the PPRM collapsed to answering No, so it is off.
-# Shipped as q8_0 (2.4 MB) so that policy and PPRM fit 8 MB together. 1500 steps: the policy has never
-# seen a compare record (MIX_COMPARE=0), and with 800 its PPRM was right 57% of the time averaged over
-# the two orders, with 1600 68% (run 12p); 1500 rather than 1600 for the time budget (run 15: 69%).
-# See models/README.md.
-PRM_COMPARE=${PRM_COMPARE:-96000} PRM_CHECK=${PRM_CHECK:-0}
+# orders of each (correct, flawed) pair, so that neither position is favoured). A record's completion is
+# the correct solution's line where the two part ("Check: Step 2: 30 - 21 = 9 ..."; src/data/roles.h),
+# and the judge's preference is its probability of A's line against B's. Shipped as q8_0 (2.4 MB) so
+# that policy and PPRM fit 8 MB together. 1500 steps, as for run 15's Yes/No judge: from run 15's policy,
+# this judge prefers the correct solution in both orders 87% of the time, where the Yes/No judge did
+# 35% (models/README.md). An equation-check drill for the Yes/No judge (PRM_CHECK) made it answer No to
+# everything and is gone.
+PRM_COMPARE=${PRM_COMPARE:-96000}
 PRM_STEPS=${PRM_STEPS:-1500} PRM_BATCH=${PRM_BATCH:-4} PRM_LR=${PRM_LR:-1e-3} PRM_WARMUP=${PRM_WARMUP:-40}
 
 log() { printf '[make_model %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -135,27 +134,8 @@ fi
 
 if [ "$STAGE" = all ] || [ "$STAGE" = prm ]; then
     T_PRM=$(date +%s)
-    log "PPRM mixture: compare $PRM_COMPARE, equation checks $PRM_CHECK"
-    {
-        head -n $PRM_COMPARE "$D/train_compare.jsonl"
-        if [ "$PRM_CHECK" -gt 0 ]; then
-            # Each distinct equation right, and wrong by one of +-1, 2, 3, 10, 20 (a fixed linear
-            # congruential choice; integer results only), as "Check: EQ" -> right / wrong.
-            jq -r '.completion' "$D/train_solve.jsonl" |
-                sed -n 's/^Step [0-9]*: \([^=]* = [0-9./-]*\).*/\1/p' | LC_ALL=C sort -u |
-                awk '
-                    BEGIN { s = 54321; split("1 -1 2 -2 3 -3 10 -10 20 -20", d, " ") }
-                    {
-                        printf "{\"prompt\":\"Check: %s\\n\",\"completion\":\"right\"}\n", $0
-                        n = split($0, f, " = ")
-                        if (f[2] !~ /^[0-9]+$/) next
-                        s = (s * 16807) % 2147483647
-                        w = f[2] + d[1 + s % 10]
-                        if (w < 0) w = f[2] + 1
-                        printf "{\"prompt\":\"Check: %s = %d\\n\",\"completion\":\"wrong\"}\n", f[1], w
-                    }'
-        fi
-    } > "$OUT/prm_mix.jsonl"
+    log "PPRM mixture: compare $PRM_COMPARE"
+    head -n $PRM_COMPARE "$D/train_compare.jsonl" > "$OUT/prm_mix.jsonl"
     log "PPRM training: $PRM_STEPS steps of $PRM_BATCH x $CTX tokens, lr $PRM_LR, from the policy"
     "$BERRY" train -m "$OUT/trained.gguf" --data "$OUT/prm_mix.jsonl" --chat-template none -o "$OUT/prm.gguf" \
         --steps $PRM_STEPS --batch $PRM_BATCH -c $CTX --lr $PRM_LR --warmup $PRM_WARMUP --save-every 50 -s $TRAIN_SEED -t $THREADS

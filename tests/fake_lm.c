@@ -2,6 +2,7 @@
 #include "fake_lm.h"
 #include <ctype.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,21 @@ static berry_status fake_score(berry_lm *lm, const char *prompt, const char *con
         return berry_errf(err, err_size, BERRY_ELIMIT, "fake: prompt exceeds the context");
     lm->counters.prompt_tokens += words(prompt);
     lm->counters.prompt_tokens_evaluated += words(prompt);
+    // Check lines must be the prompt's own A and B lines, in that order.
+    if (n == 2 && !strncmp(conts[0], "Check: ", 7)) {
+        char *ca, *cb;
+        if (!berry_role_compare_checks_of(prompt, &ca, &cb))
+            return berry_errf(err, err_size, BERRY_EINVAL, "fake: check lines for a prompt that is not a comparison");
+        bool same = !strcmp(ca, conts[0]) && !strcmp(cb, conts[1]);
+        free(ca);
+        free(cb);
+        if (!same) return berry_errf(err, err_size, BERRY_EINVAL, "fake: the check lines are not A's and B's");
+    }
     double p = f->judge ? f->judge(f->user, prompt) : 0.5;
     for (int i = 0; i < n; i++) {
-        if (!strcmp(conts[i], "Yes")) logprob[i] = log(p);
-        else if (!strcmp(conts[i], "No")) logprob[i] = log(1 - p);
+        bool check = !strncmp(conts[i], "Check: ", 7);
+        if (!strcmp(conts[i], "Yes") || (check && i == 0)) logprob[i] = log(p);
+        else if (!strcmp(conts[i], "No") || (check && i == 1)) logprob[i] = log(1 - p);
         else logprob[i] = -INFINITY;
     }
     return BERRY_OK;
@@ -114,21 +126,34 @@ int fake_role_of(const char *prompt) {
     return -1;
 }
 
-const char *fake_section(const char *prompt, const char *head, char *buf, size_t size) {
+// The text from HEAD to the first of the section ends after it, in BUF.
+static const char *section(const char *prompt, const char *head, char *buf, size_t size) {
     buf[0] = 0;
     const char *s = strstr(prompt, head);
     if (!s) return buf;
     s += strlen(head);
-    static const char *const ends[] = {"\nSolution B:\n", "\nCritique: ", "\nFind the first", "\nWrite a correct",
-                                       "\nScore the solution", "\nIs solution A"};
+    static const char *const ends[] = {"\nCritique: ", "\nFind the first", "\nWrite a correct", "\nScore the solution",
+                                       "Solution A goes on:\n", "\nSolution B goes on:\n", "\nIs solution A"};
     const char *e = s + strlen(s);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         const char *x = strstr(s, ends[i]);
         if (x && x < e) e = x;
     }
     size_t n = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
     memcpy(buf, s, n);
     buf[n] = 0;
+    return buf;
+}
+
+const char *fake_section(const char *prompt, const char *head, char *buf, size_t size) {
+    bool a = !strcmp(head, "Solution A:\n"), b = !strcmp(head, "Solution B:\n");
+    if (!a && !b) return section(prompt, head, buf, size);
+    // A comparison: the shared lines, then the solution's own rest.
+    section(prompt, "Both solutions begin:\n", buf, size);
+    size_t k = strlen(buf);
+    section(prompt, a ? "Solution A goes on:\n" : "Solution B goes on:\n", buf + k, size - k);
+    size_t n = strlen(buf);
+    if (n > 0 && n == k) buf[n - 1] = 0;  // nothing of its own: the shared lines ended it
     return buf;
 }
 

@@ -8,7 +8,8 @@
 
 // The reply to one request (malloc'd text; NULL = empty). INDEX is the request's place in its batch.
 typedef char *(*fake_reply_fn)(void *user, const char *prompt, const berry_sampling *s, int index);
-// P(Yes) for a comparison prompt.
+// P(Yes) for a comparison prompt: the log-probability of "Yes", or of the first of two check lines
+// ("Check: ..."), is log P(Yes); of "No", or of the second check line, log (1 - P(Yes)).
 typedef double (*fake_judge_fn)(void *user, const char *prompt);
 
 typedef struct {
@@ -29,8 +30,9 @@ berry_lm *fake_lm_new(fake_lm *f);
 
 // The embedded role of a prompt written by berry_role_prompt, from its last line; -1 when unknown.
 int fake_role_of(const char *prompt);
-// Copies into BUF (SIZE bytes) the text of a prompt section: "Solution:\n" / "Solution A:\n" /
-// "Solution B:\n" / "Critique: " up to the next line that starts a section; "" when absent.
+// Copies into BUF (SIZE bytes) the text of a prompt section: "Solution:\n" / "Critique: " up to the next
+// line that starts a section; "" when absent. "Solution A:\n" and "Solution B:\n" give solution A or B
+// of a comparison whole: the lines both begin with and what follows in each.
 const char *fake_section(const char *prompt, const char *head, char *buf, size_t size);
 // The number after "The answer is " in TEXT, or FALLBACK.
 long fake_answer_of(const char *text, long fallback);

@@ -1,10 +1,12 @@
 // test_cli_roles_eval.c — `berry roles-eval --pairs` end to end: the embedded model's own (right, wrong)
 // solutions of a fresh `berry synth` curriculum become compare records. Each record is checked against
-// the curriculum's exact answers (berry synth's arithmetic, not the model's): "Yes" exactly when
-// solution A ends on the reference answer and B does not, and every pair asked in both orders.
+// the curriculum's exact answers (berry synth's arithmetic, not the model's): the completion is A's
+// check line exactly when solution A ends on the reference answer and B does not, and every pair is
+// asked in both orders.
 #include "test.h"
 #include "tiny_model.h"
 #include "base/json.h"
+#include "data/roles.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +73,23 @@ TEST(cli_roles_eval_pairs_follow_the_curriculum) {
         CHECKF(o, "line %d: %s", n + 1, msg);
         const char *p = berry_json_str(berry_json_get(o, "prompt")), *c = berry_json_str(berry_json_get(o, "completion"));
         CHECK(p && c);
-        const char *qa = strstr(p, "Question: "), *sa = strstr(p, "\nSolution A:\n"), *sb = strstr(p, "\nSolution B:\n"),
+        const char *qa = strstr(p, "Question: "), *sh = strstr(p, "\nBoth solutions begin:\n"),
+                   *sa = strstr(p, "Solution A goes on:\n"), *sb = strstr(p, "\nSolution B goes on:\n"),
                    *end = strstr(p, "\nIs solution A better than solution B?\n");
-        CHECKF(qa == p && sa && sb && end && sa < sb && sb < end, "line %d: not a compare prompt: %s", n + 1, p);
+        CHECKF(qa == p && sh && sa && sb && end && sh < sa && sa < sb && sb < end, "line %d: not a compare prompt: %s", n + 1, p);
         char question[2048], a[64], b[64];
-        snprintf(question, sizeof question, "%.*s", (int)(sa - p - 10), p + 10);
+        snprintf(question, sizeof question, "%.*s", (int)(sh - p - 10), p + 10);
         final_answer(sa, sb, a, sizeof a);
         final_answer(sb, end, b, sizeof b);
         char *ref = reference(problems, question);
         CHECKF(ref, "line %d: question not in the curriculum: %s", n + 1, question);
-        bool yes = !strcmp(c, "Yes");
-        CHECKF(yes || !strcmp(c, "No"), "line %d: completion '%s'", n + 1, c);
+        // The completion is the right solution's check line: A's ("yes") or B's.
+        char *ca, *cb;
+        CHECKF(berry_role_compare_checks_of(p, &ca, &cb), "line %d: no check lines", n + 1);
+        bool yes = !strcmp(c, ca);
+        CHECKF(yes || !strcmp(c, cb), "line %d: completion '%s' is neither '%s' nor '%s'", n + 1, c, ca, cb);
+        free(ca);
+        free(cb);
         // Yes: A ends on the reference and B does not; No: the reverse. Odd lines repeat the pair swapped.
         CHECKF(!strcmp(yes ? a : b, ref) && strcmp(yes ? b : a, ref), "line %d (%s): A '%s', B '%s', reference '%s'",
                n + 1, c, a, b, ref);

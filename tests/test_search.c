@@ -426,11 +426,14 @@ TEST(search_budget_stops) {
     env_close(&e);
 }
 
-// Solutions of 5000 bytes, answering 7.
+// Solutions of 5000 bytes, answering 7, each with a first line of its own (a comparison shows the
+// lines two solutions share once, and these share none).
 static char *long_reply(void *user, const char *prompt, const berry_sampling *s, int index) {
+    static int calls;
     char *t = malloc(5100);
     if (!t) return NULL;
     memset(t, 'x', 5000);
+    t[0] = (char)('a' + calls++ % 26);
     strcpy(t + 5000, "\nThe answer is 7.");
     return t;
 }

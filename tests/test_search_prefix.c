@@ -63,6 +63,7 @@ static void hold(recorder *r, tseq s) {
 // Adds the bounds of prompt P, given the EXTRA sequences of the same call (earlier prompts) that also
 // count as shared; FORK: identical to one of them.
 static void bound(recorder *r, const tseq *p, const tseq *extra, int n_extra) {
+    r->submitted += p->n;  // the lm counts a forked prompt's tokens as submitted too
     int L = 0;
     for (int i = 0; i < r->n_held; i++) { int m = lcp(p, &r->held[i]); L = m > L ? m : L; }
     for (int i = 0; i < n_extra; i++) {
@@ -71,7 +72,6 @@ static void bound(recorder *r, const tseq *p, const tseq *extra, int n_extra) {
         L = m > L ? m : L;
     }
     int reuse = L < p->n - 1 ? L : p->n - 1;
-    r->submitted += p->n;
     r->lower += p->n - reuse;
     r->upper += p->n - reuse / r->page * r->page;
 }

@@ -14,10 +14,11 @@ TEST(search_prompts_embedded_roles) {
     CHECK_STR(s, "Question: 2+2?\nSolve step by step.\n");
     free(s);
     s = berry_prompts_render(&p, NULL, BERRY_ROLE_COMPARE, &a);
-    CHECK_STR(s, "Question: 2+2?\nSolution A:\nThe answer is 4.\nSolution B:\nThe answer is 5.\n"
-                 "Is solution A better than solution B?\n");
+    CHECK_STR(s, "Question: 2+2?\nBoth solutions begin:\nSolution A goes on:\nThe answer is 4.\nSolution B goes on:\n"
+                 "The answer is 5.\nIs solution A better than solution B?\n");
     free(s);
     CHECK_STR(p.yes, "Yes");
+    CHECK(p.check);  // the embedded judge writes a check line first
     berry_prompts_free(&p);
 }
 

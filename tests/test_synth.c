@@ -432,7 +432,16 @@ TEST(synth_files_have_trainer_fields) {
                     CHECKF(v && *v, "%s line %d: no \"%s\"", path, lines + 1, need[ro][k]);
                 }
                 const char *comp = berry_json_str(berry_json_get(j, "completion"));
-                if (ro == 6) { yes += !strcmp(comp, "Yes"); no += !strcmp(comp, "No"); }
+                if (ro == 6) {
+                    // The completion is the check line of A (first order) or of B (second order).
+                    char *ca, *cb;
+                    const char *pr = berry_json_str(berry_json_get(j, "prompt"));
+                    CHECKF(berry_role_compare_checks_of(pr, &ca, &cb), "%s line %d: not a compare prompt", path, lines + 1);
+                    yes += !strcmp(comp, ca), no += !strcmp(comp, cb);
+                    CHECKF(strcmp(ca, cb), "%s line %d: A and B go on alike", path, lines + 1);
+                    free(ca);
+                    free(cb);
+                }
                 if (ro == 5) { int sc; CHECK(berry_role_parse_score(comp, &sc)); }
                 if (ro == 8) {
                     const char *t = berry_json_str(berry_json_get(j, "text"));
@@ -483,8 +492,8 @@ TEST(roles_prompts_are_the_documented_templates) {
     berry_role_prompt(buf, sizeof buf, BERRY_ROLE_SELFEVAL, &a);
     CHECK_STR(buf, "Question: What is 2 + 3?\nSolution:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\nScore the solution from -100 to 100.\n");
     size_t n = berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &a);
-    CHECK_STR(buf, "Question: What is 2 + 3?\nSolution A:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\nSolution B:\nStep 1: 2 + 3 = 6.\n"
-                   "The answer is 6.\nIs solution A better than solution B?\n");
+    CHECK_STR(buf, "Question: What is 2 + 3?\nBoth solutions begin:\nSolution A goes on:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\n"
+                   "Solution B goes on:\nStep 1: 2 + 3 = 6.\nThe answer is 6.\nIs solution A better than solution B?\n");
     CHECK_EQ_INT(n, strlen(buf));
     CHECK_EQ_INT(berry_role_prompt(NULL, 0, BERRY_ROLE_COMPARE, &a), n);  // sizing call
     char small[8];
@@ -497,6 +506,70 @@ TEST(roles_prompts_are_the_documented_templates) {
     CHECK(!strncmp(buf, c2, strlen("Question: What is 2 + 3?\nSolution:\nStep 1: 2 + 3 = 5.\nThe answer is 5.\n")));
     berry_role_score_text(buf, sizeof buf, -40);
     CHECK_STR(buf, "Score: -40");
+}
+
+// The comparison shows the lines both solutions begin with once; the check lines are A's and B's next
+// lines, and they can be read back from the prompt.
+TEST(roles_compare_shared_lines_and_check) {
+    char buf[1024];
+    const char *a = "Step 1: 2 * 3 = 6 eggs.\nStep 2: 6 - 1 = 5 eggs.\nThe answer is 5.";
+    const char *b = "Step 1: 2 * 3 = 6 eggs.\nStep 2: 6 - 1 = 4 eggs.\nThe answer is 4.";
+    berry_role_args ra = {.question = "Q", .solution = a, .other = b};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nStep 1: 2 * 3 = 6 eggs.\nSolution A goes on:\nStep 2: 6 - 1 = 5 eggs.\n"
+                   "The answer is 5.\nSolution B goes on:\nStep 2: 6 - 1 = 4 eggs.\nThe answer is 4.\n"
+                   "Is solution A better than solution B?\n");
+    char *ca, *cb;
+    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
+    CHECK_STR(ca, "Check: Step 2: 6 - 1 = 5 eggs.");
+    CHECK_STR(cb, "Check: Step 2: 6 - 1 = 4 eggs.");
+    free(ca);
+    free(cb);
+    berry_role_compare_check(buf, sizeof buf, a, b, true);
+    CHECK_STR(buf, "Check: Step 2: 6 - 1 = 5 eggs.");
+    berry_role_compare_check(buf, sizeof buf, a, b, false);
+    CHECK_STR(buf, "Check: Step 2: 6 - 1 = 4 eggs.");
+    // Lines that differ in one character are not shared.
+    ra = (berry_role_args){.question = "Q", .solution = "Step 1: 12.\nX", .other = "Step 1: 13.\nX"};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nSolution A goes on:\nStep 1: 12.\nX\nSolution B goes on:\nStep 1: 13.\nX\n"
+                   "Is solution A better than solution B?\n");
+    // One solution is the other's beginning: the shorter has nothing of its own.
+    ra = (berry_role_args){.question = "Q", .solution = "X", .other = "X\nY"};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nX\nSolution A goes on:\n\nSolution B goes on:\nY\n"
+                   "Is solution A better than solution B?\n");
+    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
+    CHECK_STR(ca, "Check: (end)");
+    CHECK_STR(cb, "Check: Y");
+    free(ca);
+    free(cb);
+    berry_role_compare_check(buf, sizeof buf, "X", "X\nY", false);
+    CHECK_STR(buf, "Check: Y");
+    berry_role_compare_check(buf, sizeof buf, "X", "X\nY", true);
+    CHECK_STR(buf, "Check: (end)");
+    // Equal solutions share everything.
+    ra = (berry_role_args){.question = "Q", .solution = "X\nY", .other = "X\nY"};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nX\nY\nSolution A goes on:\n\nSolution B goes on:\n\n"
+                   "Is solution A better than solution B?\n");
+    // A question that quotes the markers: the last ones are the rests'.
+    ra = (berry_role_args){.question = "Say \"\nSolution B goes on:\n\".", .solution = "1", .other = "2"};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
+    CHECK_STR(ca, "Check: 1");
+    CHECK_STR(cb, "Check: 2");
+    free(ca);
+    free(cb);
+    // Not a compare prompt.
+    CHECK(!berry_role_compare_checks_of("Question: Q\nSolve step by step.\n", &ca, &cb) && !ca && !cb);
+    CHECK(!berry_role_compare_checks_of("Is solution A better than solution B?\n", &ca, &cb));
+    // The sizing call and truncation agree with the full text.
+    size_t n = berry_role_compare_check(NULL, 0, a, b, true);
+    CHECK_EQ_INT(n, strlen("Check: Step 2: 6 - 1 = 5 eggs."));
+    char small[10];
+    berry_role_compare_check(small, sizeof small, a, b, true);
+    CHECK_STR(small, "Check: St");
 }
 
 TEST(roles_parsers) {

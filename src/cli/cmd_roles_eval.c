@@ -1,7 +1,7 @@
 // cmd_roles_eval.c — `berry roles-eval`: how well a model plays the five roles of the embedded model
 // (src/data/roles.h) on a split of `berry synth`'s curriculum:
 //   solve     greedy pass@1 per level, and maj@K (self-consistency over K samples) per level
-//   compare   PPRM accuracy: P(Yes) > P(No) exactly when solution A is the correct one, per order
+//   compare   PPRM accuracy: P(A better than B) > 1/2 exactly when solution A is the correct one, per order
 //   critique  on flawed solutions, the step the critique names is the injected first wrong step
 //   rewrite   a rewrite from a flawed solution and its critique is correct
 //   selfeval  the sign of the score agrees with the solution's correctness
@@ -15,6 +15,7 @@
 #include "lm/lm_local.h"
 #include "math/extract.h"
 #include "math/grade.h"
+#include "search/judge.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,8 @@ typedef struct {
     berry_progress pr;
 } ctx;
 
-// Writes one compare record (src/data/roles.h's prompt; "Yes" when A is the right solution) to F.
+// Writes one compare record (src/data/roles.h's prompt; the completion is the right solution's check
+// line) to F.
 static void pair_record(FILE *f, const rec *r, const char *a, const char *b, bool a_right) {
     berry_role_args ra = {.question = r->question, .solution = a, .other = b};
     size_t len = berry_role_prompt(NULL, 0, BERRY_ROLE_COMPARE, &ra);
@@ -115,7 +117,11 @@ static void pair_record(FILE *f, const rec *r, const char *a, const char *b, boo
     berry_json_writer_init(&w);
     berry_json_begin_object(&w);
     berry_json_key(&w, "prompt"); berry_json_write_str(&w, p);
-    berry_json_key(&w, "completion"); berry_json_write_str(&w, a_right ? BERRY_ROLE_YES : BERRY_ROLE_NO);
+    size_t cl = berry_role_compare_check(NULL, 0, a, b, a_right);
+    char *check = malloc(cl + 1);
+    if (check) berry_role_compare_check(check, cl + 1, a, b, a_right);
+    berry_json_key(&w, "completion"); berry_json_write_str(&w, check ? check : "");
+    free(check);
     berry_json_key(&w, "level"); berry_json_write_int(&w, r->level);
     berry_json_key(&w, "flaw"); berry_json_write_str(&w, "policy");
     berry_json_end_object(&w);
@@ -317,32 +323,56 @@ done:
     return rc;
 }
 
-// PPRM: the compare file holds both orders of each (correct, flawed) pair; completion "Yes" when A is
-// the correct one. The verdict is P(Yes) > P(No), read as the scores of the two one-token answers. Also
-// reported: the verdict averaged over both orders as the search asks it (P(correct > flawed) =
-// (P(Yes | correct first) + P(No | correct second)) / 2 > 1/2), and every figure per flaw type.
+// PPRM: the compare file holds both orders of each (correct, flawed) pair; the completion is the
+// correct solution's check line. The judge's preference P(A better than B) is its probability of A's
+// check line against B's (src/search/judge.h, as the search asks it), and it is right when that is over
+// 1/2 exactly when A is the correct solution. Also reported: the preference averaged over both orders
+// as the search uses it (P(correct > flawed) = (P(A | correct first) + P(B | correct second)) / 2 > 1/2),
+// and every figure per flaw type.
 #define MAX_FLAWS 8
 static int eval_compare(ctx *c, const recs *v, int n_per_level, FILE *o, berry_json_writer *w) {
     char err[512];
     int *idx = malloc((size_t)v->n * sizeof *idx);
-    if (!idx) return berry_cli_error("out of memory");
-    int m = pick(v, 2 * n_per_level, NULL, idx);
+    int m = idx ? pick(v, 2 * n_per_level, NULL, idx) : 0;
+    double *pyes = malloc(sizeof *pyes * (size_t)(m + 1));
+    berry_status *st = malloc(sizeof *st * (size_t)(m + 1));
+    char **prompts = calloc((size_t)m + 1, sizeof *prompts), **checks = calloc(2 * (size_t)m + 1, sizeof *checks);
+    bool *a_right = calloc((size_t)m + 1, sizeof *a_right);
+    berry_prompts jp;
+    int rc = 0;
+    if (!idx || !pyes || !st || !prompts || !checks || !a_right || berry_prompts_init(&jp, BERRY_PROMPTS_EMBEDDED, err, sizeof err))
+        rc = berry_cli_error("out of memory");
+    for (int i = 0; i < m && !rc; i++) {
+        const rec *r = &v->r[idx[i]];
+        prompts[i] = r->prompt;
+        if (!berry_role_compare_checks_of(r->prompt, &checks[2 * i], &checks[2 * i + 1]))
+            rc = berry_cli_error("compare record %d: not a compare prompt (or out of memory)", idx[i] + 1);
+        else if (!strcmp(r->completion, checks[2 * i + 1]) == !strcmp(r->completion, checks[2 * i]))
+            rc = berry_cli_error("compare record %d: the completion is not the check line of exactly one of A and B", idx[i] + 1);
+        else a_right[i] = !strcmp(r->completion, checks[2 * i]);
+    }
+    berry_progress_start(&c->pr, "compare", m);
+    for (int i = 0; i < m && !rc; i += c->batch) {
+        int k = m - i < c->batch ? m - i : c->batch;
+        if (berry_judge(c->prm, &jp, prompts + i, checks + 2 * i, k, pyes + i, st + i, err, sizeof err) != BERRY_OK)
+            rc = berry_cli_error("%s", err);
+        for (int j = i; j < i + k && !rc; j++)
+            if (st[j] != BERRY_OK) rc = berry_cli_error("compare record %d: %s", idx[j] + 1, err);
+        berry_progress_update(&c->pr, i + k, NULL);
+    }
+    berry_progress_end(&c->pr, m, NULL);
     // Row 0: all pairs; rows 1..: one per flaw type, in order of first appearance.
     const char *fname[MAX_FLAWS + 1] = {"all"};
     long good[MAX_FLAWS + 1][2] = {{0}}, n[MAX_FLAWS + 1][2] = {{0}}, both[MAX_FLAWS + 1] = {0},
          avg[MAX_FLAWS + 1] = {0}, pairs[MAX_FLAWS + 1] = {0};
     int nf = 1;
-    const char *conts[2] = {BERRY_ROLE_YES, BERRY_ROLE_NO};
     bool prev_ok = false;
     double prev_p = 0;
-    berry_progress_start(&c->pr, "compare", m);
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < m && !rc; i++) {
         const rec *r = &v->r[idx[i]];
-        double lp[2];
-        if (berry_lm_score(c->prm, r->prompt, conts, 2, lp, err, sizeof err) != BERRY_OK) { free(idx); return berry_cli_error("%s", err); }
-        int want_yes = !strcmp(r->completion, BERRY_ROLE_YES), ord = want_yes ? 0 : 1;
-        bool ok = (lp[0] > lp[1]) == (bool)want_yes;
-        double p_yes = 1.0 / (1.0 + exp(lp[1] - lp[0]));
+        int want_yes = a_right[i], ord = want_yes ? 0 : 1;
+        bool ok = (pyes[i] > 0.5) == (bool)want_yes;
+        double p_yes = pyes[i];
         const char *fl = r->flaw ? r->flaw : "?";
         int f = 1;
         while (f < nf && strcmp(fname[f], fl)) f++;
@@ -365,11 +395,12 @@ static int eval_compare(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
             }
         }
         prev_ok = ok, prev_p = p_yes;
-        if (i % 16 == 0) berry_progress_update(&c->pr, i, NULL);
     }
-    berry_progress_end(&c->pr, m, NULL);
-    free(idx);
-    fprintf(o, "compare (PPRM), P(Yes) > P(No) exactly when A is the correct solution:\n");
+    for (int i = 0; checks && i < 2 * m; i++) free(checks[i]);
+    free(idx); free(pyes); free(st); free(prompts); free(checks); free(a_right);
+    berry_prompts_free(&jp);
+    if (rc) return rc;
+    fprintf(o, "compare (PPRM), P(A better than B) > 1/2 exactly when A is the correct solution:\n");
     pct(o, "correct solution shown first (A)", good[0][0], n[0][0]);
     pct(o, "correct solution shown second (B)", good[0][1], n[0][1]);
     pct(o, "both orders right", both[0], pairs[0]);
@@ -507,7 +538,7 @@ static void usage(FILE *f) {
             "Evaluates a model on the roles of the embedded model (src/data/roles.h) over one split of a\n"
             "curriculum written by `berry synth --out DIR`, against the curriculum's exact answers:\n"
             "  solve     greedy pass@1 per level; maj@K (self-consistency), mean sample accuracy and pass@K\n"
-            "  compare   PPRM accuracy (P(Yes) > P(No) exactly when A is correct) in both presentation orders\n"
+            "  compare   PPRM accuracy (P(A better) > 1/2 exactly when A is correct) in both presentation orders\n"
             "  critique  on flawed solutions, the critique names the injected first wrong step\n"
             "  rewrite   a rewrite from a flawed solution and its critique has the right answer\n"
             "  selfeval  the sign of the score agrees with the solution's correctness\n\n"

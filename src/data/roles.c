@@ -13,6 +13,22 @@ const char *berry_role_name(berry_role role) {
 
 static const char *nz(const char *s) { return s ? s : ""; }
 
+// The whole lines that A and B begin with in common: returns their length in A (each line with its
+// newline, except a last line that ends the text) and sets *RA / *RB to what follows in each. Equal
+// texts share everything, and both rests are empty.
+static size_t shared_lines(const char *a, const char *b, const char **ra, const char **rb) {
+    size_t i = 0;
+    *ra = a, *rb = b;
+    for (;;) {
+        size_t la = strcspn(a + i, "\n"), lb = strcspn(b + i, "\n");
+        if (la != lb || memcmp(a + i, b + i, la)) return i;
+        bool ea = a[i + la] == 0, eb = b[i + lb] == 0;
+        *ra = a + i + la + !ea, *rb = b + i + lb + !eb;
+        if (ea || eb) return i + la + !ea;
+        i += la + 1;
+    }
+}
+
 size_t berry_role_prompt(char *buf, size_t size, berry_role role, const berry_role_args *a) {
     const char *q = nz(a->question), *s = nz(a->solution), *c = nz(a->critique), *o = nz(a->other);
     int n = 0;
@@ -31,15 +47,74 @@ size_t berry_role_prompt(char *buf, size_t size, berry_role role, const berry_ro
     case BERRY_ROLE_SELFEVAL:
         n = snprintf(buf, size, "Question: %s\nSolution:\n%s\nScore the solution from -100 to 100.\n", q, s);
         break;
-    case BERRY_ROLE_COMPARE:
+    case BERRY_ROLE_COMPARE: {
+        const char *ra, *rb;
+        size_t sh = shared_lines(s, o, &ra, &rb);
+        const char *nl = sh > 0 && s[sh - 1] != '\n' ? "\n" : "";  // the shared part ended a text
         n = snprintf(buf, size,
-                     "Question: %s\nSolution A:\n%s\nSolution B:\n%s\nIs solution A better than solution B?\n", q, s, o);
+                     "Question: %s\nBoth solutions begin:\n%.*s%sSolution A goes on:\n%s\nSolution B goes on:\n%s\n"
+                     "Is solution A better than solution B?\n",
+                     q, (int)sh, s, nl, ra, rb);
         break;
+    }
     default:
         if (size) buf[0] = 0;
         return 0;
     }
     return n < 0 ? 0 : (size_t)n;
+}
+
+size_t berry_role_compare_check(char *buf, size_t size, const char *a, const char *b, bool of_a) {
+    const char *ra, *rb;
+    shared_lines(nz(a), nz(b), &ra, &rb);
+    const char *r = of_a ? ra : rb;
+    int len = (int)strcspn(r, "\n");
+    int n = snprintf(size ? buf : NULL, size, "%s%.*s", BERRY_ROLE_CHECK, len ? len : (int)strlen(BERRY_ROLE_CHECK_END),
+                     len ? r : BERRY_ROLE_CHECK_END);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+// "Check: " + the first line at TEXT (up to the newline or END), or "Check: (end)" when empty.
+static char *check_of(const char *text, const char *end) {
+    size_t len = 0;
+    while (text + len < end && text[len] != '\n') len++;
+    const char *line = len ? text : BERRY_ROLE_CHECK_END;
+    if (!len) len = strlen(BERRY_ROLE_CHECK_END);
+    size_t k = strlen(BERRY_ROLE_CHECK);
+    char *c = malloc(k + len + 1);
+    if (!c) return NULL;
+    memcpy(c, BERRY_ROLE_CHECK, k);
+    memcpy(c + k, line, len);
+    c[k + len] = 0;
+    return c;
+}
+
+static const char *last_of(const char *s, const char *end, const char *pat) {
+    const char *last = NULL;
+    size_t n = strlen(pat);
+    for (const char *x = s; x + n <= end; x++)
+        if (!memcmp(x, pat, n)) last = x;
+    return last;
+}
+
+bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb) {
+    *ca = *cb = NULL;
+    static const char ha[] = "Solution A goes on:\n", hb[] = "\nSolution B goes on:\n",
+                      tail[] = "\nIs solution A better than solution B?\n";
+    size_t n = strlen(prompt), nt = strlen(tail);
+    if (n < nt || strcmp(prompt + n - nt, tail)) return false;
+    const char *end = prompt + n - nt;
+    // The last markers: a question or a shared line may contain the words, the rests come last.
+    const char *b = last_of(prompt, end, hb);
+    const char *a = b ? last_of(prompt, b, ha) : NULL;
+    if (!a) return false;
+    *ca = check_of(a + strlen(ha), b);
+    *cb = check_of(b + strlen(hb), end);
+    if (*ca && *cb) return true;
+    free(*ca);
+    free(*cb);
+    *ca = *cb = NULL;
+    return false;
 }
 
 size_t berry_role_score_text(char *buf, size_t size, int score) {

@@ -2,8 +2,8 @@
 // generator (berry synth), the trainer and the search (SR-MCTS, MCTSr) build byte-identical text.
 //
 // Every prompt starts with "Question: Q\n", so prompts about one problem share their prefix in the KV
-// cache; critique, rewrite and self-evaluation prompts also share "Solution:\nS\n", and the pairwise
-// comparison shares (question, solution A) across all the B it is compared with. The instruction comes
+// cache; critique, rewrite and self-evaluation prompts also share "Solution:\nS\n", and comparisons
+// of solutions that begin alike share those lines too. The instruction comes
 // last; the rewrite repeats the question just before it, where the model reads it better. Solutions
 // and critiques are passed without a trailing newline. The exact templates:
 //
@@ -15,8 +15,17 @@
 //             -> a solution, as for solve
 //   selfeval  "Question: {q}\nSolution:\n{s}\nScore the solution from -100 to 100.\n"
 //             -> "Score: 90"
-//   compare   "Question: {q}\nSolution A:\n{a}\nSolution B:\n{b}\nIs solution A better than solution B?\n"
-//             -> "Yes" or "No"   (the PPRM reads P(Yes) from the logits of the first answer token)
+//   compare   "Question: {q}\nBoth solutions begin:\n{shared}Solution A goes on:\n{a'}\nSolution B goes on:\n{b'}\n"
+//             "Is solution A better than solution B?\n"
+//             -> "Check: {line}"
+//
+// In the comparison, {shared} is the whole lines A and B begin with in common, each with its newline,
+// and {a'} and {b'} are what follows in each. Written this way, the one place where the two solutions
+// part is in plain view, and a 4-layer judge need not find it. The judge answers with the better
+// solution's first line after the shared ones (for a slip, "Check: Step 2: 30 - 21 = 9 ..."): it redoes
+// the step where the two part, as when it solves. Its preference is read from the two lines it could
+// write: P(A better than B) = p(A's line) / (p(A's line) + p(B's line)). A Yes/No token after such a
+// line was not learned in 1500 steps: the verdict ignored the line it followed (models/README.md).
 #ifndef BERRY_ROLES_H
 #define BERRY_ROLES_H
 #include <stdbool.h>
@@ -45,11 +54,21 @@ typedef struct {
 // length, so a caller can size a buffer with a first call of SIZE 0.
 size_t berry_role_prompt(char *buf, size_t size, berry_role role, const berry_role_args *a);
 
+// The compare role's check line for solution A (OF_A) or B: "Check: {line}", where {line} is that
+// solution's first line after those A and B share ("(end)" when nothing follows them). The expected
+// completion is the correct solution's; the judge scores both.
+size_t berry_role_compare_check(char *buf, size_t size, const char *a, const char *b, bool of_a);
+// The two check lines of a compare prompt written by berry_role_prompt (malloc'd into *CA and *CB):
+// false when PROMPT is not one or memory runs out.
+bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb);
+
 // Completion texts.
 #define BERRY_ROLE_ANSWER_PREFIX "The answer is "     // the last line of a solution: "The answer is 29."
 #define BERRY_ROLE_ALL_CORRECT "All steps are correct."
 #define BERRY_ROLE_YES "Yes"
 #define BERRY_ROLE_NO "No"
+#define BERRY_ROLE_CHECK "Check: "                    // the judge's answer: the line to go on with
+#define BERRY_ROLE_CHECK_END "(end)"                  // the check line of a solution that ends there
 #define BERRY_ROLE_DUMMY_ANSWER "I don't know."       // MCTSr's dummy root answer
 size_t berry_role_score_text(char *buf, size_t size, int score);   // "Score: -40"
 

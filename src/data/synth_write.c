@@ -10,7 +10,7 @@
 //   rewrite   {"prompt","completion","id","level","flaw"}   flawed solution + critique -> correct solution
 //   selfeval  {"prompt","completion","id","level","flaw","score"}   completion "Score: N" (synth.h scale)
 //   compare   {"prompt","completion","id","level","flaw"}   the PPRM: each (correct, flawed) pair in both
-//             orders; completion "Yes" when solution A is the correct one
+//             orders; completion "Check: {line}", the correct solution's line after the shared ones
 //   dpo       {"prompt","chosen","rejected","id","level","flaw"}   solve prompt, correct, flawed
 //   journey   {"text","id","level"}             the LLaMA-O1 tagged chain below
 //
@@ -178,7 +178,7 @@ static void journey(writer *wr, int s, const char *id, const berry_synth_problem
 // Every record of one problem.
 static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r, int n_flaws) {
     int s = p->split;
-    char id[32], final[32], score[32];
+    char id[32], final[32], score[32], check[1024];
     snprintf(id, sizeof id, "synth-%016llx", (unsigned long long)p->key);
     berry_synth_qfmt(final, sizeof final, p->answer);
     char *good_text = wr->buf[0], *bad_text = wr->buf[1], *pr = wr->buf[2], *text = wr->buf[3];
@@ -270,10 +270,12 @@ static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r
         emit(wr, s, F_SELFEVAL);
 
         for (int order = 0; order < 2; order++) {
-            prompt(pr, BERRY_ROLE_COMPARE, p->question, order ? bad_text : good_text, NULL, order ? good_text : bad_text);
+            const char *sa = order ? bad_text : good_text, *sb = order ? good_text : bad_text;
+            prompt(pr, BERRY_ROLE_COMPARE, p->question, sa, NULL, sb);
+            berry_role_compare_check(check, sizeof check, sa, sb, !order);  // the correct one's line
             begin(wr);
             kv_str(wr, "prompt", pr);
-            kv_str(wr, "completion", order ? BERRY_ROLE_NO : BERRY_ROLE_YES);
+            kv_str(wr, "completion", check);
             kv_meta(wr, id, p->level);
             kv_str(wr, "flaw", flaw);
             emit(wr, s, F_COMPARE);

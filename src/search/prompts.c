@@ -42,6 +42,7 @@ berry_status berry_prompts_init(berry_prompts *p, berry_prompts_kind kind, char 
         // The embedded model ends a solution with EOS; a new "Question:" would mean it ran on.
         p->stop[0] = "\nQuestion:";
         p->n_stop = 1;
+        p->check = true;
         return BERRY_OK;
     }
     p->system = berry_strdup(default_system);

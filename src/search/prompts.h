@@ -27,7 +27,8 @@ typedef struct {
     berry_prompts_kind kind;
     char *system;                       // instruct: the system message, NULL for none
     char *tmpl[BERRY_ROLE_COUNT];       // instruct: one template per role (malloc'd)
-    const char *yes, *no;               // continuations whose log-probabilities give P(A better than B)
+    const char *yes, *no;               // continuations whose log-probabilities give P(A better than B) (instruct)
+    bool check;                         // the judge answers with a check line, not Yes / No (embedded)
     const char *stop[2];                // stop strings of generated solutions
     int n_stop;
 } berry_prompts;

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "math/grade.h"
 #include "search/ebc.h"
+#include "search/judge.h"
 #include "search/search.h"
 #include <math.h>
 #include <stdio.h>
@@ -156,47 +157,49 @@ static int add_node(run *u, int parent, const char *text, const char *critique, 
     return id;
 }
 
-// The judge's P(Yes) for "is A better than B" for each pair of nodes (A[i], B[i]), all in one batched
-// score call (the lm evaluates the prompts' uncached parts together); NaN for a prompt that does not fit
-// the judge's context. REVERSED: the solution being evaluated is B (for the per-role counters).
+// The judge's P(A better than B) for each pair of nodes (A[i], B[i]), all in one batched score call
+// (the lm evaluates the prompts' uncached parts together); NaN for a prompt that does not fit the
+// judge's context. REVERSED: the solution being evaluated is B (for the per-role counters).
 static berry_status judge(run *u, const int *a, const int *b, int n, bool reversed, double *pyes) {
     const berry_search_tree *t = &u->r->tree;
-    char **prompts = calloc((size_t)n + 1, sizeof *prompts);
-    berry_lm_score_request *rq = calloc((size_t)n + 1, sizeof *rq);
-    double *lp = malloc(sizeof *lp * 2 * ((size_t)n + 1));
+    char **prompts = calloc((size_t)n + 1, sizeof *prompts), **checks = calloc(2 * (size_t)n + 1, sizeof *checks);
     berry_status *st = malloc(sizeof *st * ((size_t)n + 1));
-    berry_status s = prompts && rq && lp && st ? BERRY_OK : oom(u);
-    const char *conts[2] = {u->jp->yes, u->jp->no};
+    berry_status s = prompts && checks && st ? BERRY_OK : oom(u);
     for (int i = 0; i < n && s == BERRY_OK; i++) {
-        berry_role_args args = {.question = u->question, .solution = t->node[a[i]].solution, .other = t->node[b[i]].solution};
+        const char *sa = t->node[a[i]].solution, *sb = t->node[b[i]].solution;
+        berry_role_args args = {.question = u->question, .solution = sa, .other = sb};
         prompts[i] = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
+        for (int k = 0; k < 2 && u->jp->check && prompts[i]; k++) {
+            size_t len = berry_role_compare_check(NULL, 0, sa, sb, k == 0);
+            if ((checks[2 * i + k] = malloc(len + 1))) berry_role_compare_check(checks[2 * i + k], len + 1, sa, sb, k == 0);
+            else { free(prompts[i]); prompts[i] = NULL; }
+        }
         if (!prompts[i]) s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
-        rq[i] = (berry_lm_score_request){.prompt = prompts[i], .conts = conts, .n_conts = 2, .logprob = lp + 2 * i};
     }
     if (s == BERRY_OK) {
         berry_lm_counters c0 = u->prm->counters;
-        s = berry_lm_score_batch(u->prm, rq, n, st, u->err, u->err_size);
+        s = berry_judge(u->prm, u->jp, prompts, checks, n, pyes, st, u->err, u->err_size);
         counters_add(&u->r->role[BERRY_ROLE_COMPARE], &u->prm->counters, &c0);
         if (reversed) counters_add(&u->r->compare_reversed, &u->prm->counters, &c0);
         u->r->comparisons += n;
     }
-    for (int i = 0; i < n && s == BERRY_OK; i++) {
-        pyes[i] = NAN;  // too long to judge (BERRY_ELIMIT): the pair stays unknown, EBC copes
-        if (st[i] == BERRY_OK) pyes[i] = berry_ebc_p_yes(lp[2 * i], lp[2 * i + 1]);
-        else if (st[i] != BERRY_ELIMIT) s = st[i];  // an empty prompt: the error the lm wrote in ERR
-    }
+    // A prompt too long to judge (BERRY_ELIMIT) leaves the pair unknown, EBC copes; an empty prompt is
+    // the error the lm wrote in ERR.
+    for (int i = 0; i < n && s == BERRY_OK; i++)
+        if (st[i] != BERRY_OK && st[i] != BERRY_ELIMIT) s = st[i];
     for (int i = 0; prompts && i < n; i++) free(prompts[i]);
+    for (int i = 0; checks && i < 2 * n; i++) free(checks[i]);
     free(prompts);
-    free(rq);
-    free(lp);
+    free(checks);
     free(st);
     return s;
 }
 
 // Compares node X with each node of OTHERS[0..n) in both orders (or X first only) and records both
-// directions of the preference: one batched call with X first (the prompts share the prefix (question,
-// X), computed once), then one with X second (each prompt's prefix (question, other) is cached from the
-// other's own comparisons).
+// directions of the preference: one batched call with X first, then one with X second. With instruct
+// templates the first call's prompts share the prefix (question, X), computed once, and each of the
+// second's has its prefix (question, other) cached from the other's own comparisons; the embedded format
+// shares the question and the lines the two solutions begin with.
 static berry_status compare_with(run *u, int x, const int *others, int n) {
     berry_search_tree *t = &u->r->tree;
     if (n == 0) return BERRY_OK;

@@ -162,7 +162,8 @@ typedef struct {
     berry_lm_counters prm;     // on the reward model when it is a separate lm (zeros otherwise)
     // The same spending split by the role of the prompt (policy and reward model together), to see where
     // prompt tokens go; COMPARE_REVERSED is the part of role[BERRY_ROLE_COMPARE] asked with the new
-    // solution second (B), whose prefix (question, A) was computed when A itself was evaluated.
+    // solution second (B), whose prefix (question, A) was computed when A itself was evaluated (with
+    // instruct templates; the embedded format shows the lines both begin with first).
     berry_lm_counters role[BERRY_ROLE_COUNT];
     berry_lm_counters compare_reversed;
     double seconds;
