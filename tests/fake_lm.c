@@ -132,10 +132,11 @@ static const char *section(const char *prompt, const char *head, char *buf, size
     const char *s = strstr(prompt, head);
     if (!s) return buf;
     s += strlen(head);
-    static const char *const ends[] = {"\nCritique: ", "\nFind the first", "\nWrite a correct", "\nScore the solution",
-                                       "Solution A goes on:\n", "\nSolution B goes on:\n", "\nIs solution A"};
+    static const char *const ends[] = {"\nSolution B:\n", "\nCritique: ", "\nFind the first", "\nWrite a correct",
+                                       "\nScore the solution", "Solution A goes on:\n", "\nSolution B goes on:\n",
+                                       "\nIs solution A"};
     const char *e = s + strlen(s);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         const char *x = strstr(s, ends[i]);
         if (x && x < e) e = x;
     }
@@ -147,7 +148,7 @@ static const char *section(const char *prompt, const char *head, char *buf, size
 
 const char *fake_section(const char *prompt, const char *head, char *buf, size_t size) {
     bool a = !strcmp(head, "Solution A:\n"), b = !strcmp(head, "Solution B:\n");
-    if (!a && !b) return section(prompt, head, buf, size);
+    if ((!a && !b) || !strstr(prompt, "Both solutions begin:\n")) return section(prompt, head, buf, size);
     // A comparison: the shared lines, then the solution's own rest.
     section(prompt, "Both solutions begin:\n", buf, size);
     size_t k = strlen(buf);

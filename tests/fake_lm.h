@@ -30,9 +30,10 @@ berry_lm *fake_lm_new(fake_lm *f);
 
 // The embedded role of a prompt written by berry_role_prompt, from its last line; -1 when unknown.
 int fake_role_of(const char *prompt);
-// Copies into BUF (SIZE bytes) the text of a prompt section: "Solution:\n" / "Critique: " up to the next
-// line that starts a section; "" when absent. "Solution A:\n" and "Solution B:\n" give solution A or B
-// of a comparison whole: the lines both begin with and what follows in each.
+// Copies into BUF (SIZE bytes) the text of a prompt section: "Solution:\n" / "Solution A:\n" /
+// "Solution B:\n" / "Critique: " up to the next line that starts a section; "" when absent. In the
+// embedded comparison, "Solution A:\n" and "Solution B:\n" give solution A or B whole: the lines both
+// begin with and what follows in each.
 const char *fake_section(const char *prompt, const char *head, char *buf, size_t size);
 // The number after "The answer is " in TEXT, or FALLBACK.
 long fake_answer_of(const char *text, long fallback);
