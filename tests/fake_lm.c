@@ -53,21 +53,29 @@ static berry_status fake_score(berry_lm *lm, const char *prompt, const char *con
     f->n_score++;
     if (f->max_prompt && strlen(prompt) > f->max_prompt)
         return berry_errf(err, err_size, BERRY_ELIMIT, "fake: prompt exceeds the context");
+    for (int i = 0; i < 2; i++) snprintf(f->last_conts[i], sizeof f->last_conts[i], "%s", i < n ? conts[i] : "");
     lm->counters.prompt_tokens += words(prompt);
     lm->counters.prompt_tokens_evaluated += words(prompt);
-    // Check lines must be the prompt's own A and B lines, in that order.
-    if (n == 2 && !strncmp(conts[0], "Check: ", 7)) {
-        char *ca, *cb;
-        if (!berry_role_compare_checks_of(prompt, &ca, &cb))
+    // The embedded judge's continuations must be the prompt's own A and B check lines, in that order,
+    // less the words they begin with in common, which end the prompt (after the question line).
+    const char *tail = strstr(prompt, "\nIs solution A better than solution B?\n");
+    if (n == 2 && tail && strcmp(conts[0], "Yes")) {
+        tail += strlen("\nIs solution A better than solution B?\n");
+        size_t k = strlen(tail);
+        char *whole = fake_strf("%.*s", (int)(tail - prompt), prompt), *ca, *cb;
+        if (!whole || !berry_role_compare_checks_of(whole, &ca, &cb)) {
+            free(whole);
             return berry_errf(err, err_size, BERRY_EINVAL, "fake: check lines for a prompt that is not a comparison");
-        bool same = !strcmp(ca, conts[0]) && !strcmp(cb, conts[1]);
+        }
+        bool same = !strncmp(ca, tail, k) && !strncmp(cb, tail, k) && !strcmp(ca + k, conts[0]) && !strcmp(cb + k, conts[1]);
+        free(whole);
         free(ca);
         free(cb);
         if (!same) return berry_errf(err, err_size, BERRY_EINVAL, "fake: the check lines are not A's and B's");
     }
     double p = f->judge ? f->judge(f->user, prompt) : 0.5;
     for (int i = 0; i < n; i++) {
-        bool check = !strncmp(conts[i], "Check: ", 7);
+        bool check = tail != NULL && n == 2;  // the embedded judge's two lines
         if (!strcmp(conts[i], "Yes") || (check && i == 0)) logprob[i] = log(p);
         else if (!strcmp(conts[i], "No") || (check && i == 1)) logprob[i] = log(1 - p);
         else logprob[i] = -INFINITY;

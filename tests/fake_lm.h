@@ -8,8 +8,8 @@
 
 // The reply to one request (malloc'd text; NULL = empty). INDEX is the request's place in its batch.
 typedef char *(*fake_reply_fn)(void *user, const char *prompt, const berry_sampling *s, int index);
-// P(Yes) for a comparison prompt: the log-probability of "Yes", or of the first of two check lines
-// ("Check: ..."), is log P(Yes); of "No", or of the second check line, log (1 - P(Yes)).
+// P(Yes) for a comparison prompt: the log-probability of "Yes", or of the first of the embedded
+// judge's two check lines, is log P(Yes); of "No", or of the second line, log (1 - P(Yes)).
 typedef double (*fake_judge_fn)(void *user, const char *prompt);
 
 typedef struct {
@@ -23,6 +23,7 @@ typedef struct {
     int score_batch[256];  // requests of each batched score call (the first 256 calls)
     int batch[256];        // requests of each generate call (the first 256 calls)
     float temperature[256];  // of each call's first request
+    char last_conts[2][64];  // the first two continuations of the last prompt scored that fit (cut to 63 bytes)
 } fake_lm;
 
 // A berry_lm whose impl is F (F must outlive it). berry_lm_free frees only the berry_lm.

@@ -44,6 +44,10 @@ TEST(search_judge_embedded_scores_both_lines) {
     CHECK(st[0] == BERRY_OK && st[1] == BERRY_OK);
     CHECK_NEAR(py[0], 0.9, 1e-12);  // the share of A's line: .9 / (.9 + .1)
     CHECK_NEAR(py[1], 0.3, 1e-12);
+    // The words both lines begin with are scored once, as the end of the prompt: the lines' rests
+    // (of the second comparison, the last that fit).
+    CHECK_STR(f.last_conts[0], " 6 apples.");
+    CHECK_STR(f.last_conts[1], " 5 apples.");
     CHECK(st[2] == BERRY_ELIMIT && isnan(py[2]));  // too long: unknown, and the batch went on
     CHECK_EQ_INT(f.n_score_batch, 1);
     CHECK_EQ_INT(f.n_generate, 0);  // nothing generated: both lines are scored

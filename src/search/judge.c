@@ -3,6 +3,20 @@
 #include "search/ebc.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+// Where two check lines can be split so that their common part is scored once, as prompt: the last
+// space before which they agree and at which both have a space (0 when there is none). The judge's
+// preference is p(rest A | prompt + common) against p(rest B | prompt + common), the same ratio as
+// of the whole lines. The split is before a space because the embedded model's pre-tokenizer
+// (llama-bpe) starts a piece at every space, so prompt and rest tokenize as the whole line does.
+static size_t common_words(const char *a, const char *b) {
+    size_t k = 0, cut = 0;
+    for (; a[k] && a[k] == b[k]; k++)
+        if (a[k] == ' ') cut = k;
+    if (a[k] == ' ' && b[k] == ' ') cut = k;  // they agree up to a space in both, and part after it
+    return cut;
+}
 
 berry_status berry_judge(berry_lm *lm, const berry_prompts *p, char *const *prompts, char *const *checks, int n,
                          double *pyes, berry_status *status, char *err, size_t err_size) {
@@ -10,17 +24,36 @@ berry_status berry_judge(berry_lm *lm, const berry_prompts *p, char *const *prom
     berry_lm_score_request *rq = calloc((size_t)n, sizeof *rq);
     double *lp = malloc(sizeof *lp * 2 * (size_t)n);
     const char **conts = malloc(sizeof *conts * 2 * (size_t)n);
-    berry_status s = rq && lp && conts ? BERRY_OK : berry_errf(err, err_size, BERRY_ENOMEM, "judge: out of memory");
+    char **joined = p->check ? calloc((size_t)n, sizeof *joined) : NULL;
+    berry_status s = rq && lp && conts && (joined || !p->check) ? BERRY_OK
+                                                                 : berry_errf(err, err_size, BERRY_ENOMEM, "judge: out of memory");
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         // Yes / No, or the two lines the embedded judge could go on with: P(A better) is the first's
         // share either way.
-        conts[2 * i] = p->check ? checks[2 * i] : p->yes;
-        conts[2 * i + 1] = p->check ? checks[2 * i + 1] : p->no;
-        rq[i] = (berry_lm_score_request){.prompt = prompts[i], .conts = conts + 2 * i, .n_conts = 2, .logprob = lp + 2 * i};
+        const char *prompt = prompts[i];
+        conts[2 * i] = p->yes;
+        conts[2 * i + 1] = p->no;
+        if (p->check) {
+            const char *a = checks[2 * i], *b = checks[2 * i + 1];
+            size_t k = common_words(a, b), lp0 = strlen(prompts[i]);
+            if (!(joined[i] = malloc(lp0 + k + 1))) {
+                s = berry_errf(err, err_size, BERRY_ENOMEM, "judge: out of memory");
+                break;
+            }
+            memcpy(joined[i], prompts[i], lp0);
+            memcpy(joined[i] + lp0, a, k);
+            joined[i][lp0 + k] = 0;
+            prompt = joined[i];
+            conts[2 * i] = a + k;
+            conts[2 * i + 1] = b + k;
+        }
+        rq[i] = (berry_lm_score_request){.prompt = prompt, .conts = conts + 2 * i, .n_conts = 2, .logprob = lp + 2 * i};
     }
     if (s == BERRY_OK) s = berry_lm_score_batch(lm, rq, n, status, err, err_size);
     for (int i = 0; i < n && s == BERRY_OK; i++)
         pyes[i] = status[i] == BERRY_OK ? berry_ebc_p_yes(lp[2 * i], lp[2 * i + 1]) : NAN;
+    for (int i = 0; joined && i < n; i++) free(joined[i]);
+    free(joined);
     free(rq);
     free(lp);
     free(conts);
