@@ -508,53 +508,48 @@ TEST(roles_prompts_are_the_documented_templates) {
     CHECK_STR(buf, "Score: -40");
 }
 
+// The compare prompt of (A, B) on question Q is WANT (after "Question: Q\n" and before the closing
+// line), and the check lines read back from it, and written from A and B, are WANT_A and WANT_B.
+static void compare_case(const char *a, const char *b, const char *want, const char *want_a, const char *want_b) {
+    char buf[1024], full[1024], line[256];
+    berry_role_args ra = {.question = "Q", .solution = a, .other = b};
+    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
+    snprintf(full, sizeof full, "Question: Q\n%sIs solution A better than solution B?\n", want);
+    CHECK_STR(buf, full);
+    char *ca = NULL, *cb = NULL;
+    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
+    CHECK_STR(ca ? ca : "", want_a);
+    CHECK_STR(cb ? cb : "", want_b);
+    free(ca);
+    free(cb);
+    berry_role_compare_check(line, sizeof line, a, b, true);
+    CHECK_STR(line, want_a);
+    berry_role_compare_check(line, sizeof line, a, b, false);
+    CHECK_STR(line, want_b);
+}
+
 // The comparison shows the lines both solutions begin with once; the check lines are A's and B's next
 // lines, and they can be read back from the prompt.
 TEST(roles_compare_shared_lines_and_check) {
-    char buf[1024];
     const char *a = "Step 1: 2 * 3 = 6 eggs.\nStep 2: 6 - 1 = 5 eggs.\nThe answer is 5.";
     const char *b = "Step 1: 2 * 3 = 6 eggs.\nStep 2: 6 - 1 = 4 eggs.\nThe answer is 4.";
-    berry_role_args ra = {.question = "Q", .solution = a, .other = b};
-    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
-    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nStep 1: 2 * 3 = 6 eggs.\nSolution A goes on:\nStep 2: 6 - 1 = 5 eggs.\n"
-                   "The answer is 5.\nSolution B goes on:\nStep 2: 6 - 1 = 4 eggs.\nThe answer is 4.\n"
-                   "Is solution A better than solution B?\n");
-    char *ca, *cb;
-    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
-    CHECK_STR(ca, "Check: Step 2: 6 - 1 = 5 eggs.");
-    CHECK_STR(cb, "Check: Step 2: 6 - 1 = 4 eggs.");
-    free(ca);
-    free(cb);
-    berry_role_compare_check(buf, sizeof buf, a, b, true);
-    CHECK_STR(buf, "Check: Step 2: 6 - 1 = 5 eggs.");
-    berry_role_compare_check(buf, sizeof buf, a, b, false);
-    CHECK_STR(buf, "Check: Step 2: 6 - 1 = 4 eggs.");
+    compare_case(a, b,
+                 "Both solutions begin:\nStep 1: 2 * 3 = 6 eggs.\nSolution A goes on:\nStep 2: 6 - 1 = 5 eggs.\nThe answer is 5.\n"
+                 "Solution B goes on:\nStep 2: 6 - 1 = 4 eggs.\nThe answer is 4.\n",
+                 "Check: Step 2: 6 - 1 = 5 eggs.", "Check: Step 2: 6 - 1 = 4 eggs.");
     // Lines that differ in one character are not shared.
-    ra = (berry_role_args){.question = "Q", .solution = "Step 1: 12.\nX", .other = "Step 1: 13.\nX"};
-    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
-    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nSolution A goes on:\nStep 1: 12.\nX\nSolution B goes on:\nStep 1: 13.\nX\n"
-                   "Is solution A better than solution B?\n");
+    compare_case("Step 1: 12.\nX", "Step 1: 13.\nX",
+                 "Both solutions begin:\nSolution A goes on:\nStep 1: 12.\nX\nSolution B goes on:\nStep 1: 13.\nX\n",
+                 "Check: Step 1: 12.", "Check: Step 1: 13.");
     // One solution is the other's beginning: the shorter has nothing of its own.
-    ra = (berry_role_args){.question = "Q", .solution = "X", .other = "X\nY"};
-    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
-    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nX\nSolution A goes on:\n\nSolution B goes on:\nY\n"
-                   "Is solution A better than solution B?\n");
-    CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
-    CHECK_STR(ca, "Check: (end)");
-    CHECK_STR(cb, "Check: Y");
-    free(ca);
-    free(cb);
-    berry_role_compare_check(buf, sizeof buf, "X", "X\nY", false);
-    CHECK_STR(buf, "Check: Y");
-    berry_role_compare_check(buf, sizeof buf, "X", "X\nY", true);
-    CHECK_STR(buf, "Check: (end)");
+    compare_case("X", "X\nY", "Both solutions begin:\nX\nSolution A goes on:\n\nSolution B goes on:\nY\n", "Check: (end)",
+                 "Check: Y");
     // Equal solutions share everything.
-    ra = (berry_role_args){.question = "Q", .solution = "X\nY", .other = "X\nY"};
-    berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
-    CHECK_STR(buf, "Question: Q\nBoth solutions begin:\nX\nY\nSolution A goes on:\n\nSolution B goes on:\n\n"
-                   "Is solution A better than solution B?\n");
+    compare_case("X\nY", "X\nY", "Both solutions begin:\nX\nY\nSolution A goes on:\n\nSolution B goes on:\n\n", "Check: (end)",
+                 "Check: (end)");
     // A question that quotes the markers: the last ones are the rests'.
-    ra = (berry_role_args){.question = "Say \"\nSolution B goes on:\n\".", .solution = "1", .other = "2"};
+    char buf[256], *ca, *cb;
+    berry_role_args ra = {.question = "Say \"\nSolution B goes on:\n\".", .solution = "1", .other = "2"};
     berry_role_prompt(buf, sizeof buf, BERRY_ROLE_COMPARE, &ra);
     CHECK(berry_role_compare_checks_of(buf, &ca, &cb));
     CHECK_STR(ca, "Check: 1");
