@@ -1,0 +1,54 @@
+// libFuzzer target for the embedded model's role texts (src/data/roles.c): the input is split at the
+// first NUL byte into two solutions A and B; their compare prompt is written, its check lines are
+// read back and must equal the ones written from A and B, and every role parser reads both texts. A
+// file of compare records can hold anything, so each must end in bounded time with no sanitizer report.
+#include "data/roles.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 4096) return 0;
+    char *buf = malloc(size + 2);
+    if (!buf) return 0;
+    memcpy(buf, data, size);
+    buf[size] = 0;
+    buf[size + 1] = 0;
+    const char *a = buf, *b = buf + strlen(buf) + 1;
+    if (b > buf + size) b = buf + size;
+    int score;
+    berry_role_parse_score(a, &score);
+    berry_role_parse_yes_no(a);
+    berry_role_parse_wrong_step(b);
+    char *ca, *cb;
+    if (berry_role_compare_checks_of(a, &ca, &cb)) {
+        free(ca);
+        free(cb);
+    }
+    berry_role_args ra = {.question = "Q", .solution = a, .other = b};
+    size_t n = berry_role_prompt(NULL, 0, BERRY_ROLE_COMPARE, &ra);
+    char *p = malloc(n + 1);
+    if (p) {
+        berry_role_prompt(p, n + 1, BERRY_ROLE_COMPARE, &ra);
+        // The check lines read back from the prompt are the ones written from A and B, unless A or B
+        // holds the prompt's own markers (then the reader takes the last ones, as documented).
+        if (berry_role_compare_checks_of(p, &ca, &cb)) {
+            size_t la = berry_role_compare_check(NULL, 0, a, b, true), lb = berry_role_compare_check(NULL, 0, a, b, false);
+            char *wa = malloc(la + 1), *wb = malloc(lb + 1);
+            if (wa && wb) {
+                berry_role_compare_check(wa, la + 1, a, b, true);
+                berry_role_compare_check(wb, lb + 1, a, b, false);
+                if (!strstr(a, "goes on:") && !strstr(b, "goes on:") && (strcmp(wa, ca) || strcmp(wb, cb))) abort();
+            }
+            free(wa);
+            free(wb);
+            free(ca);
+            free(cb);
+        } else {
+            abort();  // a prompt written by berry_role_prompt is always a compare prompt
+        }
+        free(p);
+    }
+    free(buf);
+    return 0;
+}
