@@ -2,19 +2,15 @@
 // an answer and a reference; every input must give a verdict in bounded time with no sanitizer report.
 #include "math/extract.h"
 #include "math/grade.h"
+#include "split.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0;
-    char *buf = malloc(size + 2);
+    const char *a, *r;
+    char *buf = fuzz_split(data, size, &a, &r);
     if (!buf) return 0;
-    memcpy(buf, data, size);
-    buf[size] = 0;
-    buf[size + 1] = 0;
-    const char *a = buf, *r = buf + strlen(buf) + 1;
-    if (r > buf + size) r = buf + size;
     char *ex = berry_math_extract(buf, size, BERRY_EXTRACT_LAST_NUMBER);
     free(ex);
     berry_grade_opts o = berry_grade_defaults();

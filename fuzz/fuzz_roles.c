@@ -3,19 +3,15 @@
 // read back and must equal the ones written from A and B, and every role parser reads both texts. A
 // file of compare records can hold anything, so each must end in bounded time with no sanitizer report.
 #include "data/roles.h"
+#include "split.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0;
-    char *buf = malloc(size + 2);
+    const char *a, *b;
+    char *buf = fuzz_split(data, size, &a, &b);
     if (!buf) return 0;
-    memcpy(buf, data, size);
-    buf[size] = 0;
-    buf[size + 1] = 0;
-    const char *a = buf, *b = buf + strlen(buf) + 1;
-    if (b > buf + size) b = buf + size;
     int score;
     berry_role_parse_score(a, &score);
     berry_role_parse_yes_no(a);
