@@ -238,10 +238,7 @@ static bool pprm_probs(berry_lm *lm, double (*p)[2], int said[2]) {
             const char *sa = order ? x->bad : x->good, *sb = order ? x->good : x->bad;
             berry_role_args a = {.question = x->q, .solution = sa, .other = sb};
             char *prompt = berry_prompts_render(&jp, lm, BERRY_ROLE_COMPARE, &a), *checks[2] = {NULL, NULL};
-            for (int k = 0; k < 2 && prompt; k++) {
-                size_t n = berry_role_compare_check(NULL, 0, sa, sb, k == 0) + 1;
-                if ((checks[k] = malloc(n))) berry_role_compare_check(checks[k], n, sa, sb, k == 0);
-            }
+            for (int k = 0; k < 2 && prompt; k++) checks[k] = berry_role_compare_check_dup(sa, sb, k == 0);
             berry_status st = BERRY_OK;
             ok = prompt && checks[0] && checks[1] &&
                  berry_judge(lm, &jp, &prompt, checks, 1, &p[i][order], &st, err, sizeof err) == BERRY_OK && st == BERRY_OK;

@@ -29,11 +29,7 @@ TEST(search_judge_embedded_scores_both_lines) {
     for (int i = 0; i < 3; i++) {
         berry_role_args a = {.question = "Q", .solution = sa[i], .other = sb[i]};
         prompts[i] = berry_prompts_render(&p, lm, BERRY_ROLE_COMPARE, &a);
-        for (int k = 0; k < 2; k++) {
-            size_t n = berry_role_compare_check(NULL, 0, sa[i], sb[i], k == 0) + 1;
-            checks[2 * i + k] = malloc(n);
-            if (checks[2 * i + k]) berry_role_compare_check(checks[2 * i + k], n, sa[i], sb[i], k == 0);
-        }
+        for (int k = 0; k < 2; k++) checks[2 * i + k] = berry_role_compare_check_dup(sa[i], sb[i], k == 0);
     }
     CHECK_STR(checks[0], "Check: Step 1: 2 + 3 = 5 apples.");
     CHECK_STR(checks[1], "Check: Step 1: 2 + 3 = 6 apples.");

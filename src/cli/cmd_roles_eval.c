@@ -117,9 +117,7 @@ static void pair_record(FILE *f, const rec *r, const char *a, const char *b, boo
     berry_json_writer_init(&w);
     berry_json_begin_object(&w);
     berry_json_key(&w, "prompt"); berry_json_write_str(&w, p);
-    size_t cl = berry_role_compare_check(NULL, 0, a, b, a_right);
-    char *check = malloc(cl + 1);
-    if (check) berry_role_compare_check(check, cl + 1, a, b, a_right);
+    char *check = berry_role_compare_check_dup(a, b, a_right);
     berry_json_key(&w, "completion"); berry_json_write_str(&w, check ? check : "");
     free(check);
     berry_json_key(&w, "level"); berry_json_write_int(&w, r->level);
@@ -338,7 +336,7 @@ static int eval_compare(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
     berry_status *st = malloc(sizeof *st * (size_t)(m + 1));
     char **prompts = calloc((size_t)m + 1, sizeof *prompts), **checks = calloc(2 * (size_t)m + 1, sizeof *checks);
     bool *a_right = calloc((size_t)m + 1, sizeof *a_right);
-    berry_prompts jp;
+    berry_prompts jp = {0};  // freed below whether or not its init ran
     int rc = 0;
     if (!idx || !pyes || !st || !prompts || !checks || !a_right || berry_prompts_init(&jp, BERRY_PROMPTS_EMBEDDED, err, sizeof err))
         rc = berry_cli_error("out of memory");

@@ -74,6 +74,13 @@ size_t berry_role_compare_check(char *buf, size_t size, const char *a, const cha
     return n < 0 ? 0 : (size_t)n;
 }
 
+char *berry_role_compare_check_dup(const char *a, const char *b, bool of_a) {
+    size_t n = berry_role_compare_check(NULL, 0, a, b, of_a) + 1;
+    char *c = malloc(n);
+    if (c) berry_role_compare_check(c, n, a, b, of_a);
+    return c;
+}
+
 // "Check: " + the first line at TEXT (up to the newline or END), or "Check: (end)" when empty.
 static char *check_of(const char *text, const char *end) {
     size_t len = 0;

@@ -58,6 +58,8 @@ size_t berry_role_prompt(char *buf, size_t size, berry_role role, const berry_ro
 // solution's first line after those A and B share ("(end)" when nothing follows them). The expected
 // completion is the correct solution's; the judge scores both.
 size_t berry_role_compare_check(char *buf, size_t size, const char *a, const char *b, bool of_a);
+// The same line, malloc'd (NULL when memory runs out).
+char *berry_role_compare_check_dup(const char *a, const char *b, bool of_a);
 // The two check lines of a compare prompt written by berry_role_prompt (malloc'd into *CA and *CB):
 // false when PROMPT is not one or memory runs out.
 bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb);

@@ -169,11 +169,8 @@ static berry_status judge(run *u, const int *a, const int *b, int n, bool revers
         const char *sa = t->node[a[i]].solution, *sb = t->node[b[i]].solution;
         berry_role_args args = {.question = u->question, .solution = sa, .other = sb};
         prompts[i] = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
-        for (int k = 0; k < 2 && u->jp->check && prompts[i]; k++) {
-            size_t len = berry_role_compare_check(NULL, 0, sa, sb, k == 0);
-            if ((checks[2 * i + k] = malloc(len + 1))) berry_role_compare_check(checks[2 * i + k], len + 1, sa, sb, k == 0);
-            else { free(prompts[i]); prompts[i] = NULL; }
-        }
+        for (int k = 0; k < 2 && u->jp->check && prompts[i]; k++)
+            if (!(checks[2 * i + k] = berry_role_compare_check_dup(sa, sb, k == 0))) { free(prompts[i]); prompts[i] = NULL; }
         if (!prompts[i]) s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
     }
     if (s == BERRY_OK) {
