@@ -237,22 +237,18 @@ static bool pprm_probs(berry_lm *lm, double (*p)[2], int said[2]) {
             const pair *x = &PAIRS[i];
             const char *sa = order ? x->bad : x->good, *sb = order ? x->good : x->bad;
             berry_role_args a = {.question = x->q, .solution = sa, .other = sb};
-            char *prompt = berry_prompts_render(&jp, lm, BERRY_ROLE_COMPARE, &a), *checks[2] = {NULL, NULL};
-            for (int k = 0; k < 2 && prompt; k++) checks[k] = berry_role_compare_check_dup(sa, sb, k == 0);
             berry_status st = BERRY_OK;
-            ok = prompt && checks[0] && checks[1] &&
-                 berry_judge(lm, &jp, &prompt, checks, 1, &p[i][order], &st, err, sizeof err) == BERRY_OK && st == BERRY_OK;
+            ok = berry_judge_pairs(lm, &jp, &a, 1, &p[i][order], &st, err, sizeof err) == BERRY_OK && st == BERRY_OK;
             if (!ok) fprintf(stderr, "    %s\n", err);
             if (ok && i == 0) {  // what it writes is a check line
+                char *prompt = berry_prompts_render(&jp, lm, BERRY_ROLE_COMPARE, &a);
                 berry_lm_request rq = {.prompt = prompt, .sampling = {.temperature = 0, .top_p = 1, .max_tokens = 12}};
                 berry_lm_output out = {0};
-                ok = berry_lm_generate(lm, &rq, 1, &out, err, sizeof err) == BERRY_OK;
+                ok = prompt && berry_lm_generate(lm, &rq, 1, &out, err, sizeof err) == BERRY_OK;
                 said[order] = ok && !strncmp(out.text, BERRY_ROLE_CHECK, strlen(BERRY_ROLE_CHECK));
                 berry_lm_output_clear(&out);
+                free(prompt);
             }
-            free(prompt);
-            free(checks[0]);
-            free(checks[1]);
         }
     berry_prompts_free(&jp);
     return ok;

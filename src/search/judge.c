@@ -2,6 +2,7 @@
 #include "search/judge.h"
 #include "search/ebc.h"
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,3 +60,23 @@ berry_status berry_judge(berry_lm *lm, const berry_prompts *p, char *const *prom
     free(conts);
     return s;
 }
+
+berry_status berry_judge_pairs(berry_lm *lm, const berry_prompts *p, const berry_role_args *pairs, int n, double *pyes,
+                               berry_status *status, char *err, size_t err_size) {
+    if (n <= 0) return BERRY_OK;
+    char **prompts = calloc((size_t)n, sizeof *prompts), **checks = calloc(2 * (size_t)n, sizeof *checks);
+    bool ok = prompts && checks;
+    for (int i = 0; i < n && ok; i++) {
+        ok = (prompts[i] = berry_prompts_render(p, lm, BERRY_ROLE_COMPARE, &pairs[i])) != NULL;
+        for (int k = 0; k < 2 && ok && p->check; k++)
+            ok = (checks[2 * i + k] = berry_role_compare_check_dup(pairs[i].solution, pairs[i].other, k == 0)) != NULL;
+    }
+    berry_status s = ok ? berry_judge(lm, p, prompts, checks, n, pyes, status, err, err_size)
+                        : berry_errf(err, err_size, BERRY_ENOMEM, "judge: cannot render the compare prompts");
+    for (int i = 0; prompts && i < n; i++) free(prompts[i]);
+    for (int i = 0; checks && i < 2 * n; i++) free(checks[i]);
+    free(prompts);
+    free(checks);
+    return s;
+}
+

@@ -14,4 +14,9 @@
 berry_status berry_judge(berry_lm *lm, const berry_prompts *p, char *const *prompts, char *const *checks, int n,
                          double *pyes, berry_status *status, char *err, size_t err_size);
 
+// The same for pairs of texts: renders the comparison of each PAIRS[i] (question, A = solution, B =
+// other) with P, and A's and B's check lines when P->check, and asks LM as above.
+berry_status berry_judge_pairs(berry_lm *lm, const berry_prompts *p, const berry_role_args *pairs, int n, double *pyes,
+                               berry_status *status, char *err, size_t err_size);
+
 #endif

@@ -162,20 +162,14 @@ static int add_node(run *u, int parent, const char *text, const char *critique, 
 // judge's context. REVERSED: the solution being evaluated is B (for the per-role counters).
 static berry_status judge(run *u, const int *a, const int *b, int n, bool reversed, double *pyes) {
     const berry_search_tree *t = &u->r->tree;
-    char **prompts = calloc((size_t)n + 1, sizeof *prompts), **checks = calloc(2 * (size_t)n + 1, sizeof *checks);
+    berry_role_args *pairs = malloc(sizeof *pairs * ((size_t)n + 1));
     berry_status *st = malloc(sizeof *st * ((size_t)n + 1));
-    berry_status s = prompts && checks && st ? BERRY_OK : oom(u);
-    for (int i = 0; i < n && s == BERRY_OK; i++) {
-        const char *sa = t->node[a[i]].solution, *sb = t->node[b[i]].solution;
-        berry_role_args args = {.question = u->question, .solution = sa, .other = sb};
-        prompts[i] = berry_prompts_render(u->jp, u->prm, BERRY_ROLE_COMPARE, &args);
-        for (int k = 0; k < 2 && u->jp->check && prompts[i]; k++)
-            if (!(checks[2 * i + k] = berry_role_compare_check_dup(sa, sb, k == 0))) { free(prompts[i]); prompts[i] = NULL; }
-        if (!prompts[i]) s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the compare prompt");
-    }
+    berry_status s = pairs && st ? BERRY_OK : oom(u);
+    for (int i = 0; i < n && s == BERRY_OK; i++)
+        pairs[i] = (berry_role_args){.question = u->question, .solution = t->node[a[i]].solution, .other = t->node[b[i]].solution};
     if (s == BERRY_OK) {
         berry_lm_counters c0 = u->prm->counters;
-        s = berry_judge(u->prm, u->jp, prompts, checks, n, pyes, st, u->err, u->err_size);
+        s = berry_judge_pairs(u->prm, u->jp, pairs, n, pyes, st, u->err, u->err_size);
         counters_add(&u->r->role[BERRY_ROLE_COMPARE], &u->prm->counters, &c0);
         if (reversed) counters_add(&u->r->compare_reversed, &u->prm->counters, &c0);
         u->r->comparisons += n;
@@ -184,10 +178,7 @@ static berry_status judge(run *u, const int *a, const int *b, int n, bool revers
     // the error the lm wrote in ERR.
     for (int i = 0; i < n && s == BERRY_OK; i++)
         if (st[i] != BERRY_OK && st[i] != BERRY_ELIMIT) s = st[i];
-    for (int i = 0; prompts && i < n; i++) free(prompts[i]);
-    for (int i = 0; checks && i < 2 * n; i++) free(checks[i]);
-    free(prompts);
-    free(checks);
+    free(pairs);
     free(st);
     return s;
 }
