@@ -131,6 +131,8 @@ int fake_role_of(const char *prompt) {
         size_t k = strlen(tails[r]);
         if (n >= k && !strcmp(prompt + n - k, tails[r])) return r;
     }
+    // A rewrite may end with the start taken from its critique (berry_role_rewrite_start).
+    if (strstr(prompt, "\nWrite a correct solution.\n")) return BERRY_ROLE_REWRITE;
     return -1;
 }
 

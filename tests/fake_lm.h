@@ -29,7 +29,8 @@ typedef struct {
 // A berry_lm whose impl is F (F must outlive it). berry_lm_free frees only the berry_lm.
 berry_lm *fake_lm_new(fake_lm *f);
 
-// The embedded role of a prompt written by berry_role_prompt, from its last line; -1 when unknown.
+// The embedded role of a prompt written by berry_role_prompt, from its last line (a rewrite's from its
+// instruction line: the prompt may end with the rewrite's start); -1 when unknown.
 int fake_role_of(const char *prompt);
 // Copies into BUF (SIZE bytes) the text of a prompt section: "Solution:\n" / "Solution A:\n" /
 // "Solution B:\n" / "Critique: " up to the next line that starts a section; "" when absent. In the

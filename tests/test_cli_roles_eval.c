@@ -1,8 +1,8 @@
-// test_cli_roles_eval.c — `berry roles-eval --pairs` end to end: the embedded model's own (right, wrong)
+// test_cli_roles_eval.c — `berry roles-eval` end to end. --pairs: the embedded model's own (right, wrong)
 // solutions of a fresh `berry synth` curriculum become compare records. Each record is checked against
 // the curriculum's exact answers (berry synth's arithmetic, not the model's): the completion is A's
 // check line exactly when solution A ends on the reference answer and B does not, and every pair is
-// asked in both orders.
+// asked in both orders. The rewrite role: the start taken from the critique, and its grading.
 #include "test.h"
 #include "tiny_model.h"
 #include "base/json.h"
@@ -104,4 +104,67 @@ TEST(cli_roles_eval_pairs_follow_the_curriculum) {
     free(line);
     fclose(f);
     CHECKF(n > 0 && n % 2 == 0, "%d records: expected a positive, even number", n);
+}
+
+// `roles-eval --roles rewrite --json`: each rewrite of a curriculum critique (whose claims hold, as
+// synth writes them) begins with the flawed solution's lines before the step the critique names, and
+// is counted right exactly when its final answer is the reference rewrite's; --rewrite-whole leaves
+// the whole text to the model.
+TEST(cli_roles_eval_rewrite_starts_from_the_critique) {
+    const char *berry = berry_ttest_berry(), *model = berry_test_path("models/berry-tiny.gguf");
+    struct stat st;
+    if (!berry) SKIP("build/<variant>/berry is not built");
+    if (!model || stat(model, &st) != 0) SKIP("models/berry-tiny.gguf is missing (make model SHIP=1 builds it)");
+    const char *dir = berry_test_tmpdir();
+    char cmd[8192], js[1100], rep[1100];
+    snprintf(cmd, sizeof cmd, "'%s' synth -q --out '%s/cur' --n 60 --dev 10 --test 40 --levels 1-2 -s 4", berry, dir);
+    CHECK_EQ_INT(berry_ttest_sh(cmd, NULL, NULL), 0);
+    snprintf(js, sizeof js, "%s/rw.json", dir);
+    for (int whole = 0; whole < 2; whole++) {
+        snprintf(cmd, sizeof cmd, "'%s' roles-eval -m '%s' --data '%s/cur' --roles rewrite --n-roles 8 -t 1 --json '%s'%s",
+                 berry, model, dir, js, whole ? " --rewrite-whole" : "");
+        snprintf(rep, sizeof rep, "%s/rw.txt", dir);
+        CHECK_EQ_INT(berry_ttest_sh(cmd, rep, NULL), 0);
+        char *out = berry_ttest_read(rep);
+        CHECKF(out && strstr(out, whole ? "written whole" : "started from the critique where it holds\n(16 of 16)"), "%s", out);
+        free(out);
+        char *text = berry_ttest_read(js), msg[128];
+        CHECKF(text, "no %s", js);
+        berry_json *o = text ? berry_json_parse(text, strlen(text), msg, sizeof msg) : NULL;
+        CHECKF(o, "%s", msg);
+        const berry_json *items = berry_json_get(o, "items");
+        int m = 0, started = 0;
+        for (size_t i = 0; items && i < items->n; i++) {
+            const berry_json *it = berry_json_at(items, i);
+            const char *p = berry_json_str(berry_json_get(it, "prompt")), *ref = berry_json_str(berry_json_get(it, "reference")),
+                       *got = berry_json_str(berry_json_get(it, "output"));
+            CHECK(p && ref && got);
+            if (!p || !ref || !got) continue;
+            m++;
+            // The flawed solution's lines before the named step K.
+            const char *sol = strstr(p, "\nSolution:\n"), *crit = strstr(p, "\nCritique: Step ");
+            CHECK(sol && crit);
+            if (!sol || !crit) continue;
+            sol += strlen("\nSolution:\n");
+            int k = atoi(crit + strlen("\nCritique: Step "));
+            const char *e = sol;
+            for (int j = 1; j < k && e; j++) e = strchr(e, '\n') ? strchr(e, '\n') + 1 : NULL;
+            CHECK(k >= 1 && e);
+            if (!whole && e) {
+                CHECKF(!strncmp(got, sol, (size_t)(e - sol)), "the rewrite does not keep steps 1 .. %d:\n%s", k - 1, got);
+                started += k > 1;
+            }
+            char a[64], b[64];
+            final_answer(got, got + strlen(got), a, sizeof a);
+            final_answer(ref, ref + strlen(ref), b, sizeof b);
+            const berry_json *c = berry_json_get(it, "correct");
+            CHECK(c && c->type == BERRY_JSON_BOOL);
+            bool right = c && c->type == BERRY_JSON_BOOL && c->boolean;
+            CHECKF(right == (a[0] && !strcmp(a, b)), "counted %s: '%s' against '%s'", right ? "right" : "wrong", a, b);
+        }
+        CHECK_EQ_INT(m, 16);
+        if (!whole) CHECK(started > 0);
+        berry_json_free(o);
+        free(text);
+    }
 }

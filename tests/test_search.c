@@ -158,6 +158,8 @@ TEST(search_srmcts_values_and_backpropagation) {
 // one more than the solution it rewrites; self-evaluation scores come from SCORES by answer and sample.
 typedef struct {
     bool vary, never_answer, seeded;
+    bool stated;               // two-step solutions and a critique that states the fix of step 2
+    char rewrite_tail[256];    // with STATED: what the last rewrite prompt held after its instruction
     const char *scores[4][3];  // [answer][sample] replies to the selfeval prompt; answer 0 = no answer
 } script;
 
@@ -165,6 +167,17 @@ static char *reply(void *user, const char *prompt, const berry_sampling *s, int 
     script *sc = user;
     char sol[4096];
     if (sc->never_answer) return fake_strf("Let me think about this some more.");
+    if (sc->stated) {
+        const char *w = strstr(prompt, "Write a correct solution.\n");
+        switch (fake_role_of(prompt)) {
+        case BERRY_ROLE_SOLVE: return fake_strf("Step 1: 1 + 1 = 2 apples.\nStep 2: 2 + 1 = 4 apples.\nThe answer is 4.");
+        case BERRY_ROLE_CRITIQUE: return fake_strf("Step 2 is wrong: 2 + 1 is 3, not 4.");
+        case BERRY_ROLE_REWRITE:
+            snprintf(sc->rewrite_tail, sizeof sc->rewrite_tail, "%s", w ? w + strlen("Write a correct solution.\n") : "?");
+            return fake_strf(" apples.\nThe answer is 3.");
+        default: return fake_strf("?");
+        }
+    }
     switch (fake_role_of(prompt)) {
     case BERRY_ROLE_SOLVE:
         if (sc->seeded) return fake_strf("Step 1: guess.\nThe answer is %d.", (int)(s->seed % 1000) + index);
@@ -352,6 +365,34 @@ TEST(search_baselines) {
     CHECK_EQ_INT(r.tree.node[3].rank, 1);
     CHECK_EQ_INT(r.comparisons, 6);
     berry_search_result_free(&r);
+    env_close(&e);
+}
+
+TEST(search_rewrite_starts_from_the_critique) {
+    // The critique names step 2 and states its fix: the rewrite prompt ends with step 1 and the fixed
+    // equation, the model goes on from there, and the new solution is the start and what it wrote.
+    env e;
+    CHECK(env_open(&e));
+    e.sc.stated = true;
+    berry_search_params p = berry_search_defaults(BERRY_SEARCH_REFINE);
+    p.rollouts = 1;
+    berry_search_result r;
+    CHECK(solve(&e, &p, "Q", &r) == BERRY_OK);
+    CHECK_EQ_INT(r.tree.n, 3);
+    CHECK_STR(e.sc.rewrite_tail, "Step 1: 1 + 1 = 2 apples.\nStep 2: 2 + 1 = 3");
+    CHECK_STR(r.tree.node[2].solution, "Step 1: 1 + 1 = 2 apples.\nStep 2: 2 + 1 = 3 apples.\nThe answer is 3.");
+    CHECK_STR(r.answer, "3");
+    berry_search_result_free(&r);
+    // --rewrite-whole: the prompt ends with the instruction, and the solution is the model's text alone.
+    p.rewrite_whole = true;
+    CHECK(solve(&e, &p, "Q", &r) == BERRY_OK);
+    CHECK_STR(e.sc.rewrite_tail, "");
+    CHECK_STR(r.tree.node[2].solution, " apples.\nThe answer is 3.");
+    berry_search_result_free(&r);
+    // Instruct prompts have no start: the critique's format is the embedded model's.
+    berry_prompts_free(&e.pp);
+    CHECK(berry_prompts_init(&e.pp, BERRY_PROMPTS_INSTRUCT, NULL, 0) == BERRY_OK);
+    CHECK(!e.pp.rewrite_start);
     env_close(&e);
 }
 

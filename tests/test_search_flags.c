@@ -24,7 +24,7 @@ TEST(search_flags_land_in_their_fields) {
     char *argv[] = {"x", "--rollouts", "5", "--tokens", "900", "--seconds", "2.5", "--expand-batch", "3",
                     "--children", "4", "--uct-c", "0.7", "--eps", "0.01", "--virtual-loss", "2", "--init", "2",
                     "--alpha", "0.25", "--gamma", "0.75", "--one-order", "--compare-max", "6",
-                    "--reward-samples", "5", "--damp-above", "90", "--damp-to", "40", "--no-dummy", "--pick", "rank",
+                    "--reward-samples", "5", "--damp-above", "90", "--damp-to", "40", "--no-dummy", "--rewrite-whole", "--pick", "rank",
                     "--critique-temp", "0.1", "--eval-temp", "0", "--prm", "judge.gguf", "--no-prefix-cache",
                     "--kv-page", "8", "--temp"};
     int argc = (int)(sizeof argv / sizeof argv[0]);
@@ -48,6 +48,7 @@ TEST(search_flags_land_in_their_fields) {
     CHECK_EQ_INT(p->reward_samples, 5);
     CHECK(p->damp_above == 90 && p->damp_to == 40);
     CHECK(!p->dummy);
+    CHECK(p->rewrite_whole);
     CHECK_EQ_INT(p->pick, BERRY_PICK_RANK);
     CHECK_STR(o.prm_path, "judge.gguf");
     CHECK(o.no_prefix_cache);
@@ -65,7 +66,7 @@ TEST(search_flags_land_in_their_fields) {
     berry_search_params d = berry_search_defaults(BERRY_SEARCH_SC);
     CHECK_EQ_INT(o.sp.pick, BERRY_PICK_VOTE);
     CHECK_EQ_INT(o.sp.rollouts, d.rollouts);
-    CHECK(!o.rollouts_set && o.sp.c == d.c && o.sp.gamma == d.gamma);
+    CHECK(!o.rollouts_set && o.sp.c == d.c && o.sp.gamma == d.gamma && !o.sp.rewrite_whole);
     // --batch is a search flag only where the command says so (solve); eval's --batch is its own.
     char *b[] = {"x", "--batch", "2"};
     CHECK_EQ_INT(parse(&o, 3, b, err, sizeof err), 1);

@@ -7,6 +7,7 @@
 // split disjointness are checked on the written JSONL files, read back with the JSON parser.
 #include "test.h"
 #include "base/json.h"
+#include "data/critique.h"
 #include "data/roles.h"
 #include "data/synth.h"
 #include <ctype.h>
@@ -243,6 +244,9 @@ TEST(synth_every_solution_verified_with_exact_arithmetic) {
                 CHECKF(!mpq_equal(cb.answer, c.answer), "%s leaves the answer unchanged\n%s", berry_synth_flaw_name(b.flaw), text);
                 CHECK(b.first_wrong >= 1 && b.first_wrong <= cb.lines);
                 CHECK_EQ_INT(berry_role_parse_wrong_step(b.critique), b.first_wrong);
+                // Every critique synth writes makes claims that hold (src/data/critique.h).
+                CHECKF(berry_critique_holds(p.question, text, b.critique), "%s: the critique does not hold\n%s\n%s\n%s",
+                       berry_synth_flaw_name(b.flaw), p.question, text, b.critique);
                 int sc = berry_synth_score(&b);
                 CHECK(sc >= -90 && sc <= -30);
             }
@@ -583,4 +587,81 @@ TEST(roles_parsers) {
     CHECK_EQ_INT(berry_role_parse_wrong_step("Step 3: 36 - 7 = 29."), -1);
     CHECK_EQ_INT(berry_role_parse_wrong_step("Step 0 is wrong"), -1);
     CHECK_EQ_INT(berry_role_parse_wrong_step(""), -1);
+}
+
+// Expected starts written by hand from the critique formats of src/data/synth.c.
+static const char *const ian = "Ian has 36 meters of rope. He sells 18 of them. He loses 11 meters of rope. "
+                               "How many meters of rope does Ian have now?";
+
+static void check_start(const char *q, const char *sol, const char *crit, const char *want) {
+    char *got = berry_role_rewrite_start(q, sol, crit);
+    CHECK(got != NULL);
+    if (got) CHECKF(!strcmp(got, want), "critique: %s\n got: '%s'\nwant: '%s'", crit, got, want);
+    free(got);
+    CHECK(berry_critique_holds(q, sol, crit) == (want[0] != 0));
+    // The same through a rendered rewrite prompt.
+    berry_role_args a = {.question = q, .solution = sol, .critique = crit};
+    size_t n = berry_role_prompt(NULL, 0, BERRY_ROLE_REWRITE, &a);
+    char *p = malloc(n + 1);
+    CHECK(p != NULL);
+    if (!p) return;
+    berry_role_prompt(p, n + 1, BERRY_ROLE_REWRITE, &a);
+    got = berry_role_rewrite_start_of(p);
+    CHECK(got != NULL);
+    if (got) CHECK_STR(got, want);
+    free(got);
+    free(p);
+}
+
+TEST(roles_rewrite_start_follows_a_critique_that_holds) {
+    const char *add = "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 + 11 = 29 meters of rope left.\nThe answer is 29.";
+    const char *slip = "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 - 11 = 8 meters of rope left.\nThe answer is 8.";
+    const char *misread = "Step 1: 36 - 16 = 20 meters of rope left.\nStep 2: 20 - 11 = 9 meters of rope left.\nThe answer is 9.";
+    const char *dropped = "Step 1: 36 - 11 = 25 meters of rope left.\nThe answer is 25.";
+    const char *twice = "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 - 11 = 7 meters of rope left.\n"
+                        "Step 3: 7 - 11 = -4 meters of rope left.\nThe answer is -4.";
+    const char *step1 = "Step 1: 36 - 18 = 18 meters of rope left.\n";
+    // Each of synth's five forms, with claims that hold: the accepted steps, then the stated step.
+    check_start(ian, add, "Step 2 is wrong: it should subtract, not add, because Ian no longer has 11 of the meters of rope. "
+                          "The correct step is 18 - 11 = 7.",
+                "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 - 11 = 7");
+    check_start(ian, slip, "Step 2 is wrong: 18 - 11 is 7, not 8.", "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 - 11 = 7");
+    check_start(ian, misread, "Step 1 is wrong: it uses 16, but the question says 18. The correct step is 36 - 18 = 18.",
+                "Step 1: 36 - 18 = 18");
+    check_start(ian, dropped, "Step 1 is wrong: a step is missing before it, because Ian sells 18 of them. "
+                              "The missing step is 36 - 18 = 18.",
+                "Step 1: 36 - 18 = 18");
+    check_start(ian, twice, "Step 3 is wrong: it repeats step 2, which must be done only once.",
+                "Step 1: 36 - 18 = 18 meters of rope left.\nStep 2: 18 - 11 = 7 meters of rope left.\n");
+    // Exact arithmetic on decimals, percents and fractions.
+    check_start("Ana has 4.5 kg.", "Step 1: 4.5 * 2 = 8 kg.\nThe answer is 8.", "Step 1 is wrong: 4.5 * 2 is 9, not 8.",
+                "Step 1: 4.5 * 2 = 9");
+    check_start("Ella has 40 cards.", "Step 1: 40 * 40% = 6 cards sold.\nThe answer is 6.", "Step 1 is wrong: 40 * 40% is 16, not 6.",
+                "Step 1: 40 * 40% = 16");
+    check_start("Tom has 12 pens.", "Step 1: 12 * 3/4 = 8 pens.\nThe answer is 8.", "Step 1 is wrong: 12 * 3/4 is 9, not 8.",
+                "Step 1: 12 * 3/4 = 9");
+    // Claims that do not hold, as in the tiny model's critiques of its own solutions: the start is "".
+    check_start(ian, slip, "Step 2 is wrong: 18 - 11 is 6, not 8.", "");            // false arithmetic
+    check_start(ian, slip, "Step 2 is wrong: 7 * 2 is 14, not 8.", "");             // not step 2's equation
+    check_start(ian, slip, "Step 2 is wrong: 18 - 11 is 7, not 9.", "");            // step 2 does not say 9
+    check_start(ian, add, "Step 2 is wrong: it should subtract, not add, because Ian sells it. The correct step is 3 - 14 = 11.", "");
+    check_start(ian, add, "Step 2 is wrong: it should subtract, not subtract, because Ian sells it. The correct step is 18 - 11 = 7.", "");
+    check_start(ian, add, "Step 2 is wrong: it should multiply, not add, because Ian sells it. The correct step is 18 - 11 = 7.", "");
+    check_start(ian, add, "Step 1 is wrong: it should subtract, not add, because Ian sells it. The correct step is 36 - 18 = 18.", "");
+    check_start(ian, misread, "Step 1 is wrong: it uses 16, but the question says 17. The correct step is 36 - 17 = 19.", "");
+    check_start(ian, misread, "Step 1 is wrong: it uses 15, but the question says 18. The correct step is 36 - 18 = 18.", "");
+    check_start(ian, misread, "Step 1 is wrong: it uses 16, but the question says 18. The correct step is 36 - 11 = 25.", "");
+    check_start(ian, misread, "Step 1 is wrong: it uses 16, but the question says 1. The correct step is 36 - 1 = 35.", "");  // "1" only inside "18", "11"
+    check_start(ian, dropped, "Step 1 is wrong: a step is missing before it, because Ian sells 18. The missing step is 36 - 18 = 17.", "");
+    check_start(ian, twice, "Step 3 is wrong: it repeats step 1, which must be done only once.", "");
+    check_start(ian, twice, "Step 2 is wrong: it repeats step 2, which must be done only once.", "");
+    check_start(ian, add, "All steps are correct.", "");
+    check_start(ian, add, "The solution looks fine to me.", "");
+    check_start(ian, add, "Step 9 is wrong: 1 + 1 is 2, not 3.", "");
+    check_start(ian, step1, "Step 2 is wrong: 1 + 1 is 2, not 3.", "");
+    check_start(ian, add, "Step 2 is wrong: it is 18, not 19.", "");
+    check_start(ian, "Step 1: 5 / 0 = 3 things.", "Step 1 is wrong: 5 / 0 is 0, not 3.", "");
+    char *none = berry_role_rewrite_start_of("Question: q\nSolve step by step.\n");
+    CHECK(none == NULL);
+    free(none);
 }

@@ -102,6 +102,7 @@ typedef struct {
     berry_json_writer *js;  // per-item records, when --json
     FILE *pairs;            // compare records from the maj@K samples, when --pairs
     int pairs_per_problem;
+    bool rewrite_whole;     // --rewrite-whole: no start from the critique
     berry_progress pr;
 } ctx;
 
@@ -475,21 +476,51 @@ static int eval_rewrite(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
     if (!idx) return berry_cli_error("out of memory");
     int m = pick(v, n_per_level, NULL, idx);
     const char **prompts = NULL;
+    char **starts = NULL, **full = NULL;
     berry_lm_output *out = calloc((size_t)(m ? m : 1), sizeof *out);
     long good[MAX_LEVEL + 1] = {0}, n[MAX_LEVEL + 1] = {0}, g = 0;
     if (!out) { rc = berry_cli_error("out of memory"); goto done; }
     if ((rc = prompts_of(v, idx, m, &prompts))) goto done;
+    // The rewrite starts with the steps the critique accepts and the step it states (roles.h), as in the
+    // search; --rewrite-whole leaves the whole rewrite to the model.
+    starts = calloc((size_t)(m ? m : 1), sizeof *starts);
+    full = calloc((size_t)(m ? m : 1), sizeof *full);
+    if (!starts || !full) { rc = berry_cli_error("out of memory"); goto done; }
+    for (int i = 0; i < m; i++) {
+        starts[i] = c->rewrite_whole ? strdup("") : berry_role_rewrite_start_of(prompts[i]);
+        if (!starts[i] && !c->rewrite_whole) starts[i] = strdup("");  // not a rewrite prompt of roles.h
+        if (!starts[i] || !(full[i] = malloc(strlen(prompts[i]) + strlen(starts[i]) + 1))) { rc = berry_cli_error("out of memory"); goto done; }
+        strcat(strcpy(full[i], prompts[i]), starts[i]);
+    }
     berry_sampling greedy = {.temperature = 0, .top_p = 1, .max_tokens = c->max_tokens};
-    if ((rc = gen(c, prompts, m, 1, greedy, out, "rewrite"))) goto done;
+    if ((rc = gen(c, (const char *const *)full, m, 1, greedy, out, "rewrite"))) goto done;
     for (int i = 0; i < m; i++) {
         const rec *r = &v->r[idx[i]];
         char *ref = answer_of(r->completion);  // the reference rewrite is the correct solution
-        bool ok = ref && correct(out[i].text, ref);
+        char *text = malloc(strlen(starts[i]) + strlen(out[i].text ? out[i].text : "") + 1);
+        if (!text) { free(ref); rc = berry_cli_error("out of memory"); goto done; }
+        strcat(strcpy(text, starts[i]), out[i].text ? out[i].text : "");
+        bool ok = ref && correct(text, ref);
+        if (c->js) {
+            berry_json_begin_object(c->js);
+            berry_json_key(c->js, "role"); berry_json_write_str(c->js, "rewrite");
+            berry_json_key(c->js, "level"); berry_json_write_int(c->js, r->level);
+            berry_json_key(c->js, "prompt"); berry_json_write_str(c->js, prompts[i]);
+            berry_json_key(c->js, "reference"); berry_json_write_str(c->js, r->completion);
+            berry_json_key(c->js, "output"); berry_json_write_str(c->js, text);
+            berry_json_key(c->js, "correct"); berry_json_write_bool(c->js, ok);
+            berry_json_end_object(c->js);
+        }
         free(ref);
+        free(text);
         n[r->level]++, good[r->level] += ok, g += ok;
         berry_lm_output_clear(&out[i]);
     }
-    fprintf(o, "rewrite from a flawed solution and its critique, greedy, answer correct:\n");
+    int started = 0;
+    for (int i = 0; i < m; i++) started += starts[i][0] != 0;
+    if (c->rewrite_whole) fprintf(o, "rewrite from a flawed solution and its critique, greedy, written whole, answer correct:\n");
+    else fprintf(o, "rewrite from a flawed solution and its critique, greedy, started from the critique where it holds\n"
+                    "(%d of %d), answer correct:\n", started, m);
     for (int l = 1; l <= MAX_LEVEL; l++) {
         if (!n[l]) continue;
         char lab[32];
@@ -499,7 +530,12 @@ static int eval_rewrite(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
     pct(o, "all", g, m);
     js_rate(w, "rewrite", g, m);
 done:
-    free(idx); free(prompts); free(out);
+    for (int i = 0; i < m; i++) {
+        if (starts) free(starts[i]);
+        if (full) free(full[i]);
+        if (out) berry_lm_output_clear(&out[i]);
+    }
+    free(idx); free(prompts); free(out); free(starts); free(full);
     return rc;
 }
 
@@ -538,7 +574,9 @@ static void usage(FILE *f) {
             "  solve     greedy pass@1 per level; maj@K (self-consistency), mean sample accuracy and pass@K\n"
             "  compare   PPRM accuracy (P(A better) > 1/2 exactly when A is correct) in both presentation orders\n"
             "  critique  on flawed solutions, the critique names the injected first wrong step\n"
-            "  rewrite   a rewrite from a flawed solution and its critique has the right answer\n"
+            "  rewrite   a rewrite from a flawed solution and its critique has the right answer; the\n"
+            "            rewrite starts with the steps the critique accepts and the step it states\n"
+            "            (src/data/roles.h), as in the search\n"
             "  selfeval  the sign of the score agrees with the solution's correctness\n\n"
             "  -m, --model FILE  GGUF model\n"
             "  --prm FILE        a separate GGUF model for the compare role (the PPRM; default: -m's)\n"
@@ -555,7 +593,8 @@ static void usage(FILE *f) {
             "  -s, --seed S      sampling seed (default 1)\n"
             "  -t N              threads (default: all CPUs)\n"
             "  --batch N         sequences per generate call (default 64)\n"
-            "  --json FILE       also write the figures (and every greedy solution) as JSON\n"
+            "  --rewrite-whole   the model writes the whole rewrite, with no start taken from the critique\n"
+            "  --json FILE       also write the figures (and every greedy solution and rewrite) as JSON\n"
             "  --pairs FILE      also write the model's own (right, wrong) solutions among the maj@K samples\n"
             "                    as compare records in both orders (the PPRM's training format; with\n"
             "                    --split train, on-policy data for the judge), at most --pairs-per-problem\n"
@@ -569,9 +608,11 @@ static int cmd_roles_eval(int argc, char **argv) {
     long n_solve = 100, n_roles = 40, samples = 16, seed = 1, threads = 0, batch = 64, sc_level = -1, per_problem = 2;
     double temp = 0.8, top_p = 0.95, min_p = 0.05;
     long top_k = 40;
+    bool rewrite_whole = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--rewrite-whole")) { rewrite_whole = true; continue; }
         if (i + 1 >= argc) return berry_cli_error("%s: unknown flag or missing value (see berry roles-eval --help)", a);
         const char *v = argv[++i];
         bool ok = true;
@@ -628,7 +669,7 @@ static int cmd_roles_eval(int argc, char **argv) {
     }
     berry_json_key(&w, "split"); berry_json_write_str(&w, split);
     ctx c = {.lm = lm, .prm = prm, .batch = (int)batch, .max_tokens = 320, .js = json ? &items : NULL,
-             .pairs_per_problem = (int)per_problem};
+             .pairs_per_problem = (int)per_problem, .rewrite_whole = rewrite_whole};
     double t0 = berry_now();
     int rc = 0;
     // The pairs go to FILE.tmp, renamed to FILE once the run has finished: a killed run leaves no half file.

@@ -64,6 +64,19 @@ char *berry_role_compare_check_dup(const char *a, const char *b, bool of_a);
 // false when PROMPT is not one or memory runs out.
 bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb);
 
+// The start of a rewrite that follows CRITIQUE: SOLUTION's lines before the step K that the critique
+// names ("Step K is wrong: ..."), each with its newline, then "Step K: {E}" when the critique states
+// the corrected step E ("The correct step is 18 - 11 = 7.", "The missing step is 10 * 15 = 150.", or a
+// slip's "9 / 3 is 3, not 2."). The model writes the rest of the rewrite after it, and the rewrite is
+// this start followed by what the model writes. A tiny model does not copy a line from 150 tokens back
+// reliably, and rewrites from scratch fail at steps the critique accepts (models/README.md).
+// Only a critique whose claims hold (berry_critique_holds, src/data/critique.h) is followed this way;
+// for any other the start is "", and the model writes the whole rewrite. Malloc'd, NULL when memory
+// runs out.
+char *berry_role_rewrite_start(const char *question, const char *solution, const char *critique);
+// The same for a rewrite prompt written by berry_role_prompt; NULL when PROMPT is not one.
+char *berry_role_rewrite_start_of(const char *prompt);
+
 // Completion texts.
 #define BERRY_ROLE_ANSWER_PREFIX "The answer is "     // the last line of a solution: "The answer is 29."
 #define BERRY_ROLE_ALL_CORRECT "All steps are correct."

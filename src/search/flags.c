@@ -25,6 +25,8 @@ const char berry_search_flags_help[] =
     "      --damp-above X    mctsr: scores above X ... (default 95)\n"
     "      --damp-to Y       ... become Y (default 50)\n"
     "      --no-dummy        mctsr: no \"I don't know.\" answer beside the first\n"
+    "      --rewrite-whole   the embedded model writes each rewrite whole (default: it starts with the\n"
+    "                        steps its critique accepts and the step the critique states)\n"
     "      --pick P          answer choice: q (default), rank (best EBC rank), vote (majority of the tree)\n"
     "      --critique-temp T, --rewrite-temp T, --eval-temp T, --solve-temp T   one role's temperature\n"
     "      --no-prefix-cache evaluate every prompt from scratch (to measure what sharing saves)\n"
@@ -100,6 +102,7 @@ int berry_search_flag(berry_search_flags *o, int argc, char **argv, int *i, char
     else if (FLAG("--damp-above")) DBL(-100, 100, sp->damp_above);
     else if (FLAG("--damp-to")) DBL(-100, 100, sp->damp_to);
     else if (FLAG("--no-dummy")) sp->dummy = false;
+    else if (FLAG("--rewrite-whole")) sp->rewrite_whole = true;
     else if (FLAG("--pick")) {
         NEED();
         if (!strcmp(v, "q")) sp->pick = BERRY_PICK_Q;

@@ -43,6 +43,7 @@ berry_status berry_prompts_init(berry_prompts *p, berry_prompts_kind kind, char 
         p->stop[0] = "\nQuestion:";
         p->n_stop = 1;
         p->check = true;
+        p->rewrite_start = true;
         return BERRY_OK;
     }
     p->system = berry_strdup(default_system);

@@ -29,6 +29,7 @@ typedef struct {
     char *tmpl[BERRY_ROLE_COUNT];       // instruct: one template per role (malloc'd)
     const char *yes, *no;               // continuations whose log-probabilities give P(A better than B) (instruct)
     bool check;                         // the judge answers with a check line, not Yes / No (embedded)
+    bool rewrite_start;                 // a rewrite starts from its critique (berry_role_rewrite_start; embedded)
     const char *stop[2];                // stop strings of generated solutions
     int n_stop;
 } berry_prompts;

@@ -95,7 +95,7 @@ static void counters_add(berry_lm_counters *acc, const berry_lm_counters *now, c
 // Generates one completion per element of ARGS with ROLE's prompt; TEXT[i] receives the text
 // (malloc'd) and NTOK[i] its token count. Requests go to the model MAX_PARALLEL at a time.
 static berry_status generate(run *u, berry_role role, const berry_role_args *args, int n, const berry_search_sampling *sm,
-                             char **text, int *ntok) {
+                             char *const *starts, char **text, int *ntok) {
     const berry_search_params *p = u->p;
     char **prompts = calloc((size_t)n + 1, sizeof *prompts);
     berry_lm_request *reqs = calloc((size_t)n + 1, sizeof *reqs);
@@ -103,6 +103,14 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
     berry_status s = prompts && reqs && outs ? BERRY_OK : oom(u);
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         prompts[i] = berry_prompts_render(u->pp, u->lm, role, &args[i]);
+        if (prompts[i] && starts && starts[i][0]) {
+            // The model goes on from the start: it ends the prompt, and begins the text.
+            size_t np = strlen(prompts[i]), ns = strlen(starts[i]);
+            char *q = realloc(prompts[i], np + ns + 1);
+            if (q) memcpy(q + np, starts[i], ns + 1);
+            else free(prompts[i]);
+            prompts[i] = q;
+        }
         if (!prompts[i]) { s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the %s prompt", berry_role_name(role)); break; }
         reqs[i].prompt = prompts[i];
         reqs[i].sampling = (berry_sampling){.temperature = sm->temperature, .top_k = sm->top_k, .top_p = sm->top_p,
@@ -125,10 +133,10 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
         if (all_full && role == BERRY_ROLE_SOLVE) u->too_long = true;
         for (int i = 0; i < m; i++) {
             if (s == BERRY_OK) {
-                text[i0 + i] = outs[i0 + i].text;
+                const char *start = starts ? starts[i0 + i] : "", *got = outs[i0 + i].text ? outs[i0 + i].text : "";
                 ntok[i0 + i] = outs[i0 + i].n_tokens;
-                outs[i0 + i].text = NULL;
-                if (!text[i0 + i] && !(text[i0 + i] = berry_strdup(""))) s = oom(u);
+                if (!(text[i0 + i] = malloc(strlen(start) + strlen(got) + 1))) s = oom(u);
+                else strcat(strcpy(text[i0 + i], start), got);
             }
             berry_lm_output_clear(&outs[i0 + i]);
         }
@@ -257,7 +265,7 @@ static berry_status selfeval(run *u, const int *ids, int n) {
     berry_status s = args && text && ntok ? BERRY_OK : oom(u);
     for (size_t i = 0; i < total && s == BERRY_OK; i++)
         args[i] = (berry_role_args){.question = u->question, .solution = t->node[ids[i / (size_t)ns]].solution};
-    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_SELFEVAL, args, (int)total, &p->eval, text, ntok);
+    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_SELFEVAL, args, (int)total, &p->eval, NULL, text, ntok);
     for (int k = 0; k < n && s == BERRY_OK; k++) {
         berry_search_node *v = &t->node[ids[k]];
         v->reward = calloc((size_t)ns, sizeof *v->reward);
@@ -304,7 +312,7 @@ static berry_status first_solutions(run *u, int n, int *ids, int *got) {
     int *ntok = calloc((size_t)n + 1, sizeof *ntok);
     berry_status s = args && text && ntok ? BERRY_OK : oom(u);
     for (int i = 0; i < n && s == BERRY_OK; i++) args[i].question = u->question;
-    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_SOLVE, args, n, &u->p->solve, text, ntok);
+    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_SOLVE, args, n, &u->p->solve, NULL, text, ntok);
     *got = 0;
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         int id = add_node(u, 0, text[i], NULL, ntok[i], 0);
@@ -323,19 +331,23 @@ static berry_status first_solutions(run *u, int n, int *ids, int *got) {
 static berry_status expand(run *u, const int *sel, int n, int step, int *new_ids, int *got) {
     berry_search_tree *t = &u->r->tree;
     berry_role_args *args = calloc((size_t)n + 1, sizeof *args);
-    char **crit = calloc((size_t)n + 1, sizeof *crit), **text = calloc((size_t)n + 1, sizeof *text);
+    char **crit = calloc((size_t)n + 1, sizeof *crit), **text = calloc((size_t)n + 1, sizeof *text), **starts = NULL;
     int *ctok = calloc((size_t)n + 1, sizeof *ctok), *rtok = calloc((size_t)n + 1, sizeof *rtok);
     berry_status s = args && crit && text && ctok && rtok ? BERRY_OK : oom(u);
     *got = 0;
     for (int i = 0; i < n && s == BERRY_OK; i++)
         args[i] = (berry_role_args){.question = u->question, .solution = t->node[sel[i]].solution};
-    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_CRITIQUE, args, n, &u->p->critique, crit, ctok);
+    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_CRITIQUE, args, n, &u->p->critique, NULL, crit, ctok);
     if (s == BERRY_OK && over_budget(u, true)) {
         u->r->partial = "after the critiques, before the rewrites";
         goto done;
     }
     for (int i = 0; i < n && s == BERRY_OK; i++) args[i].critique = crit[i];
-    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_REWRITE, args, n, &u->p->rewrite, text, rtok);
+    // The embedded model's rewrite starts with the steps its critique accepts and the step it states.
+    if (s == BERRY_OK && u->pp->rewrite_start && !u->p->rewrite_whole && !(starts = calloc((size_t)n, sizeof *starts))) s = oom(u);
+    for (int i = 0; i < n && s == BERRY_OK && starts; i++)
+        if (!(starts[i] = berry_role_rewrite_start(u->question, t->node[sel[i]].solution, crit[i]))) s = oom(u);
+    if (s == BERRY_OK) s = generate(u, BERRY_ROLE_REWRITE, args, n, &u->p->rewrite, starts, text, rtok);
     for (int i = 0; i < n && s == BERRY_OK; i++) {
         // The tree may move when it grows: SEL holds ids, never pointers.
         int id = add_node(u, sel[i], text[i], crit[i], ctok[i] + rtok[i], step);
@@ -345,6 +357,8 @@ static berry_status expand(run *u, const int *sel, int n, int step, int *new_ids
 done:
     if (crit) free_texts(crit, n);
     if (text) free_texts(text, n);
+    if (starts) free_texts(starts, n);
+    free(starts);
     free(args);
     free(crit);
     free(text);

@@ -76,6 +76,7 @@ typedef struct {
     bool dummy;                // MCTSr: add the dummy answer "I don't know." beside the first
     double alpha, gamma;       // SR-MCTS: mix of global and local value; back-propagation rate
     bool one_order;            // SR-MCTS, bon: ask each comparison in one order only
+    bool rewrite_whole;        // the model writes each rewrite whole, even where the prompts could start it
     int compare_max;           // SR-MCTS: compare a new solution with at most this many others (0: all)
     int reward_samples;        // MCTSr: self-evaluations per node
     double damp_above, damp_to, reward_missing;  // MCTSr: damping; R when no score parses
