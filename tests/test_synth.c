@@ -655,6 +655,25 @@ TEST(roles_rewrite_start_follows_a_critique_that_holds) {
     check_start(ian, dropped, "Step 1 is wrong: a step is missing before it, because Ian sells 18. The missing step is 36 - 18 = 17.", "");
     check_start(ian, twice, "Step 3 is wrong: it repeats step 1, which must be done only once.", "");
     check_start(ian, twice, "Step 2 is wrong: it repeats step 2, which must be done only once.", "");
+    // Stated steps from numbers that are neither in the question nor results of the accepted steps, or
+    // whose reason names other numbers (the model's "because ... 2 times as large. The missing step is
+    // 10 * 3 = 30").
+    check_start(ian, dropped, "Step 1 is wrong: a step is missing before it, because Ian sells 18 of them. "
+                              "The missing step is 36 - 6 = 30.", "");
+    check_start(ian, dropped, "Step 1 is wrong: a step is missing before it, because Ian sells 11 of them. "
+                              "The missing step is 36 - 18 = 18.", "");
+    check_start(ian, add, "Step 2 is wrong: it should subtract, not add, because Ian sells it. The correct step is 29 - 11 = 18.", "");
+    check_start(ian, add, "Step 2 is wrong: it should subtract, not add, because Ian loses 36. The correct step is 18 - 11 = 7.", "");
+    check_start(ian, misread, "Step 2 is wrong: it uses 20, but the question says 18. The correct step is 38 - 18 = 20.", "");
+    // The result of step 1 counts as given for step 2; the result of step 2, which the critique rejects,
+    // does not.
+    const char *q17 = "Ian has 36 meters of rope. He sells 17 of them. He loses 11 meters of rope. How many are left?";
+    const char *add17 = "Step 1: 36 - 17 = 19 meters of rope left.\nStep 2: 19 + 11 = 30 meters of rope left.\nThe answer is 30.";
+    check_start(q17, add17, "Step 2 is wrong: it should subtract, not add, because Ian loses 11. The correct step is 19 - 11 = 8.",
+                "Step 1: 36 - 17 = 19 meters of rope left.\nStep 2: 19 - 11 = 8");
+    check_start(q17, add17, "Step 2 is wrong: it should subtract, not add, because Ian loses 11. The correct step is 30 - 11 = 19.", "");
+    check_start(ian, "Step 1: 36 - 18 = 18 meters.\nStep 2: 18 - 11 = 7 meters.\nStep 3: 36 - 11 = 25 meters.\nThe answer is 25.",
+                "Step 3 is wrong: it repeats step 2, which must be done only once.", "");
     check_start(ian, add, "All steps are correct.", "");
     check_start(ian, add, "The solution looks fine to me.", "");
     check_start(ian, add, "Step 9 is wrong: 1 + 1 is 2, not 3.", "");

@@ -131,6 +131,40 @@ static bool has_word(const char *text, const char *w) {
     return false;
 }
 
+// Every operand of E is given: a number of the question, or the result of one of steps 1 .. K-1 of
+// SOLUTION (the steps the critique accepts). A stated step built from other numbers is not the fix.
+static bool givens(const char *question, const char *solution, int k, const equation *e) {
+    for (int side = 0; side < 2; side++) {
+        const char *t = side ? e->b_text : e->a_text;
+        const mpq_t *v = side ? &e->b : &e->a;
+        bool ok = has_word(question, t);
+        equation r;
+        eq_init(&r);
+        for (int j = 1; j < k && !ok; j++) ok = step_equation(solution, j, &r) && mpq_equal(r.c, *v);
+        eq_clear(&r);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Every number in the reason [S, END) ("because the number of coins becomes 2 times as large") is an
+// operand of E: the reason names what the stated step uses.
+static bool reason_fits(const char *s, const char *end, const equation *e) {
+    mpq_t v;
+    mpq_init(v);
+    bool ok = true;
+    for (const char *p = s; p < end && ok;) {
+        const char *t = p + (*p == '$');
+        if (!(t < end && *t >= '0' && *t <= '9') || (p > s && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.'))) { p++; continue; }
+        const char *q = t;
+        while (q < end && ((*q >= '0' && *q <= '9') || *q == '/' || *q == '%' || (*q == '.' && q + 1 < end && q[1] >= '0' && q[1] <= '9'))) q++;
+        ok = number(p, (size_t)(q - p), v) && (mpq_equal(v, e->a) || mpq_equal(v, e->b));
+        p = q;
+    }
+    mpq_clear(v);
+    return ok;
+}
+
 static char op_of_verb(const char *v, size_t n) {
     static const struct { const char *verb; char op; } t[] = {{"add", '+'}, {"subtract", '-'}, {"multiply", '*'}, {"divide", '/'}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -200,7 +234,8 @@ bool berry_critique_holds(const char *question, const char *solution, const char
             ok = ny < 32;
             if (ok) memcpy(ys, yw, ny), ys[ny] = 0;
             ok = ok && (!strcmp(xs, s.a_text) || !strcmp(xs, s.b_text)) && has_word(question, ys) &&
-                 equation_at(e, end, &x) && (!strcmp(ys, x.a_text) || !strcmp(ys, x.b_text)) && is_true(&x);
+                 equation_at(e, end, &x) && (!strcmp(ys, x.a_text) || !strcmp(ys, x.b_text)) && is_true(&x) &&
+                 givens(question, solution, k, &x);
         }
     } else if (!strncmp(why, "it should ", n_should)) {
         // A wrong operation: "it should V1, not V2, because ... The correct step is E."
@@ -211,15 +246,17 @@ bool berry_critique_holds(const char *question, const char *solution, const char
             const char *v2 = p + 6, *q = v2;
             size_t n2 = word(&q, end);
             char o1 = op_of_verb(v1, n1), o2 = op_of_verb(v2, n2);
-            ok = o1 && o2 && o1 != o2 && s.op == o2 && equation_at(e, end, &x) && x.op == o1 && is_true(&x);
+            ok = o1 && o2 && o1 != o2 && s.op == o2 && equation_at(e, end, &x) && x.op == o1 && is_true(&x) &&
+                 givens(question, solution, k, &x) && reason_fits(q, e, &x);
         }
     } else if (!strncmp(why, "a step is missing before it", strlen("a step is missing before it"))) {
-        ok = e && equation_at(e, end, &x) && is_true(&x);
+        const char *r = why + strlen("a step is missing before it");
+        ok = e && equation_at(e, end, &x) && is_true(&x) && givens(question, solution, k, &x) && reason_fits(r, e, &x);
     } else if (!strncmp(why, "it repeats step ", n_rep)) {
         char *after;
         long j = strtol(why + n_rep, &after, 10);
         ok = after != why + n_rep && j >= 1 && j < k && step_equation(solution, (int)j, &x) && x.op == s.op &&
-             mpq_equal(x.b, s.b);
+             mpq_equal(x.b, s.b) && mpq_equal(s.a, x.c);
     } else ok = false;
     eq_clear(&s);
     eq_clear(&x);
