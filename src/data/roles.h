@@ -12,7 +12,8 @@
 //   critique  "Question: {q}\nSolution:\n{s}\nFind the first wrong step.\n"
 //             -> "Step 2 is wrong: ..." or "All steps are correct."
 //   rewrite   "Question: {q}\nSolution:\n{s}\nCritique: {c}\nQuestion: {q}\nWrite a correct solution.\n"
-//             -> a solution, as for solve
+//             -> a solution, as for solve (at inference the model may go on from a start taken from the
+//                critique: berry_role_rewrite_start below)
 //   selfeval  "Question: {q}\nSolution:\n{s}\nScore the solution from -100 to 100.\n"
 //             -> "Score: 90"
 //   compare   "Question: {q}\nBoth solutions begin:\n{shared}Solution A goes on:\n{a'}\nSolution B goes on:\n{b'}\n"
