@@ -47,14 +47,8 @@ static bool number(const char *s, size_t n, mpq_t v) {
         if (bar && (bar == buf + i || !bar[1] || strchr(bar + 1, '/') || bar[1] == '0')) return false;
         if (mpq_set_str(v, buf, 10)) return false;
     }
+    if (pct) mpz_mul_ui(mpq_denref(v), mpq_denref(v), 100);  // 40% = 40/100
     mpq_canonicalize(v);
-    if (pct) {
-        mpq_t h;
-        mpq_init(h);
-        mpq_set_ui(h, 100, 1);
-        mpq_div(v, v, h);
-        mpq_clear(h);
-    }
     return true;
 }
 
