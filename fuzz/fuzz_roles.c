@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(cb);
     }
     // A rewrite's start from solution A and critique B, directly and through its prompt.
-    berry_critique_holds("Q 1 2 3", a, b);
+    berry_critique_holds("Q 1 2 3", a, b, NULL, 0);
     char *st = berry_role_rewrite_start("Q 1 2 3", a, b), *st2 = berry_role_rewrite_start_of(a);
     free(st2);
     berry_role_args rw = {.question = "Q 1 2 3", .solution = a, .critique = b};

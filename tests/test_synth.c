@@ -245,7 +245,7 @@ TEST(synth_every_solution_verified_with_exact_arithmetic) {
                 CHECK(b.first_wrong >= 1 && b.first_wrong <= cb.lines);
                 CHECK_EQ_INT(berry_role_parse_wrong_step(b.critique), b.first_wrong);
                 // Every critique synth writes makes claims that hold (src/data/critique.h).
-                CHECKF(berry_critique_holds(p.question, text, b.critique), "%s: the critique does not hold\n%s\n%s\n%s",
+                CHECKF(berry_critique_holds(p.question, text, b.critique, NULL, 0), "%s: the critique does not hold\n%s\n%s\n%s",
                        berry_synth_flaw_name(b.flaw), p.question, text, b.critique);
                 int sc = berry_synth_score(&b);
                 CHECK(sc >= -90 && sc <= -30);
@@ -598,7 +598,7 @@ static void check_start(const char *q, const char *sol, const char *crit, const 
     CHECK(got != NULL);
     if (got) CHECKF(!strcmp(got, want), "critique: %s\n got: '%s'\nwant: '%s'", crit, got, want);
     free(got);
-    CHECK(berry_critique_holds(q, sol, crit) == (want[0] != 0));
+    CHECK(berry_critique_holds(q, sol, crit, NULL, 0) == (want[0] != 0));
     // The same through a rendered rewrite prompt.
     berry_role_args a = {.question = q, .solution = sol, .critique = crit};
     size_t n = berry_role_prompt(NULL, 0, BERRY_ROLE_REWRITE, &a);

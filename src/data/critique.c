@@ -177,7 +177,8 @@ static const char *stated(const char *why, const char *end) {
     return NULL;
 }
 
-bool berry_critique_holds(const char *question, const char *solution, const char *critique) {
+bool berry_critique_holds(const char *question, const char *solution, const char *critique, char *fix, size_t fix_size) {
+    if (fix && fix_size) fix[0] = 0;
     if (!question || !solution || !critique) return false;
     int k = berry_role_parse_wrong_step(critique);
     if (k < 1) return false;
@@ -191,11 +192,13 @@ bool berry_critique_holds(const char *question, const char *solution, const char
     eq_init(&x);
     bool ok = step_equation(solution, k, &s);
     const char *e = ok ? stated(why, end) : NULL;
+    // The fix: the stated step E, or a slip's "A op B = C" (written into BUF); none for a repeated step.
+    char buf[160];
+    const char *fx = e;
     size_t n_uses = strlen("it uses "), n_should = strlen("it should "), n_rep = strlen("it repeats step ");
     if (!ok) {
     } else if (why[0] >= '0' && why[0] <= '9') {
         // A slip: "A op B is C, not D" against step K's "A op B = D".
-        char buf[160];
         const char *is = NULL, *not = NULL;
         for (const char *p = why; p + 4 <= end; p++)
             if (!memcmp(p, " is ", 4) && !is) is = p;
@@ -206,6 +209,7 @@ bool berry_critique_holds(const char *question, const char *solution, const char
             // Rewrite "A op B is C, not D" as the two equations "A op B = C" and "A op B = D".
             int n1 = snprintf(buf, sizeof buf, "%.*s = %.*s", (int)(is - why), why, (int)(not - is - 4), is + 4);
             ok = n1 > 0 && (size_t)n1 < sizeof buf && equation_at(buf, buf + n1, &x) && is_true(&x);
+            fx = buf;
             mpq_t d;
             mpq_init(d);
             const char *dw = not + 6;
@@ -251,8 +255,15 @@ bool berry_critique_holds(const char *question, const char *solution, const char
         long j = strtol(why + n_rep, &after, 10);
         ok = after != why + n_rep && j >= 1 && j < k && step_equation(solution, (int)j, &x) && x.op == s.op &&
              mpq_equal(x.b, s.b) && mpq_equal(s.a, x.c);
+        fx = NULL;
     } else ok = false;
     eq_clear(&s);
     eq_clear(&x);
+    if (ok && fix && fx) {
+        size_t n = fx == buf ? strlen(buf) : (size_t)(end - fx);
+        if (n >= fix_size) return false;
+        memcpy(fix, fx, n);
+        fix[n] = 0;
+    }
     return ok;
 }

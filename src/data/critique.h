@@ -23,8 +23,11 @@
 #ifndef BERRY_CRITIQUE_H
 #define BERRY_CRITIQUE_H
 #include <stdbool.h>
+#include <stddef.h>
 
-// True when CRITIQUE names a step of SOLUTION and every claim its form makes holds (above).
-bool berry_critique_holds(const char *question, const char *solution, const char *critique);
+// True when CRITIQUE names a step of SOLUTION and every claim its form makes holds (above). Then FIX
+// (FIX_SIZE bytes, or NULL) receives the step the critique states, "A op B = C" (a slip's right
+// equation, or E), or "" for a repeated step, which states none; a fix that does not fit is false.
+bool berry_critique_holds(const char *question, const char *solution, const char *critique, char *fix, size_t fix_size);
 
 #endif

@@ -1,6 +1,7 @@
 // roles.c — the role prompt templates (see roles.h for the exact text) and parsers of role outputs.
 #include "data/roles.h"
 #include "data/critique.h"
+#include "base/alloc.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,12 +14,6 @@ const char *berry_role_name(berry_role role) {
 }
 
 static const char *nz(const char *s) { return s ? s : ""; }
-
-static char *dup_n(const char *s, size_t n) {
-    char *d = malloc(n + 1);
-    if (d) { memcpy(d, s, n); d[n] = 0; }
-    return d;
-}
 
 static const char *skip_ws(const char *t);
 
@@ -133,61 +128,24 @@ bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb) {
     return false;
 }
 
-// The corrected step that a critique states after "Step K is wrong: " (T[0..LEN), one line) into BUF:
-// "... The correct step is E." or "... The missing step is E.", or a slip "A op B is C, not D.", read
-// as "A op B = C". A slip begins with a number; the other critiques begin with words, and some contain
-// ", not " ("it should subtract, not add, ..."), so only a text that starts with a digit is a slip.
-static bool stated_step(const char *t, size_t len, char *buf, size_t size) {
-    static const char *marks[] = {"The correct step is ", "The missing step is "};
-    if (len && t[len - 1] == '.') len--;
-    for (int i = 0; i < 2; i++) {
-        size_t m = strlen(marks[i]);
-        for (size_t j = 0; j + m <= len; j++)
-            if (!memcmp(t + j, marks[i], m)) {
-                int n = snprintf(buf, size, "%.*s", (int)(len - j - m), t + j + m);
-                return n > 0 && (size_t)n < size;
-            }
-    }
-    if (!len || !isdigit((unsigned char)t[0])) return false;
-    const char *not = NULL, *is = NULL;
-    for (size_t j = 0; j + 6 <= len; j++)
-        if (!memcmp(t + j, ", not ", 6)) not = t + j;
-    if (!not) return false;
-    for (const char *q = t; q + 4 <= not; q++)
-        if (!memcmp(q, " is ", 4)) is = q;
-    if (!is || is == t || is + 4 == not) return false;
-    int n = snprintf(buf, size, "%.*s = %.*s", (int)(is - t), t, (int)(not - is - 4), is + 4);
-    return n > 0 && (size_t)n < size;
-}
-
 char *berry_role_rewrite_start(const char *question, const char *solution, const char *critique) {
     const char *c = skip_ws(nz(critique)), *s = nz(solution);
+    char fix[256];
+    if (!berry_critique_holds(nz(question), s, c, fix, sizeof fix)) return berry_strdup("");
+    // A critique that holds names a step K whose lines 1 .. K are SOLUTION's first: keep those before K.
     int k = berry_role_parse_wrong_step(c);
-    if (k < 1 || !berry_critique_holds(nz(question), s, c)) return dup_n("", 0);
-    // The lines before step K must be steps 1 .. K-1, or the critique is not about this solution.
     const char *p = s;
-    for (int i = 1; i < k; i++) {
-        char head[32];
-        int hn = snprintf(head, sizeof head, "Step %d:", i);
-        const char *nl = strchr(p, '\n');
-        if (strncmp(p, head, (size_t)hn) || !nl) return dup_n("", 0);
-        p = nl + 1;
-    }
+    for (int i = 1; i < k && p; i++) p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    if (!p) return berry_strdup("");
     size_t kept = (size_t)(p - s);
-    const char *why = strstr(c, " is wrong: ");
-    size_t len = why ? strcspn(why + 11, "\n") : 0;
-    char step[256];
-    int sn = why && stated_step(why + 11, len, step, sizeof step) ? (int)strlen(step) : -1;
     char head[32];
-    int hn = snprintf(head, sizeof head, "Step %d: ", k);
-    size_t total = kept + (sn >= 0 ? (size_t)hn + (size_t)sn : 0);
+    int hn = fix[0] ? snprintf(head, sizeof head, "Step %d: ", k) : 0;
+    size_t total = kept + (size_t)hn + (fix[0] ? strlen(fix) : 0);
     char *out = malloc(total + 1);
     if (!out) return NULL;
     memcpy(out, s, kept);
-    if (sn >= 0) {
-        memcpy(out + kept, head, (size_t)hn);
-        memcpy(out + kept + hn, step, (size_t)sn);
-    }
+    memcpy(out + kept, head, (size_t)hn);
+    memcpy(out + kept + hn, fix, total - kept - (size_t)hn);
     out[total] = 0;
     return out;
 }
@@ -209,9 +167,9 @@ char *berry_role_rewrite_start_of(const char *prompt) {
     for (const char *t = ss; t + strlen(crit) <= back; t++)
         if (!memcmp(t, crit, strlen(crit))) { cs = t; break; }
     if (!cs) return NULL;
-    char *qq = dup_n(qs, nq);
-    char *s = dup_n(ss, (size_t)(cs - ss));
-    char *c = dup_n(cs + strlen(crit), (size_t)(back - cs - strlen(crit)));
+    char *qq = berry_strndup(qs, nq);
+    char *s = berry_strndup(ss, (size_t)(cs - ss));
+    char *c = berry_strndup(cs + strlen(crit), (size_t)(back - cs - strlen(crit)));
     char *out = qq && s && c ? berry_role_rewrite_start(qq, s, c) : NULL;
     free(qq);
     free(s);
