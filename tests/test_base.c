@@ -1,10 +1,12 @@
 // Tests of the base layer: RNG streams against published xoshiro256** / splitmix64 values, the thread
-// pool's coverage of every item, and overflow-checked sizes.
+// pool's coverage of every item, overflow-checked sizes and string joining.
 #include "test.h"
 #include "base/alloc.h"
 #include "base/pool.h"
 #include "base/rng.h"
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 // splitmix64 from state 0 gives 0xE220A8397B1DCDAF first (the constant in Vigna's reference
 // implementation's documentation); our seeding uses it, so check the first output of the stream
@@ -93,6 +95,21 @@ TEST(alloc_rejects_overflow) {
     void *p = berry_calloc(3, 5);
     CHECK(p && ((uintptr_t)p & 63) == 0);
     berry_free(p);
+}
+
+TEST(alloc_strjoin) {
+    const char *cases[][3] = {{"ab", "cd", "abcd"}, {"", "x", "x"}, {"x", "", "x"}, {"", "", ""}};
+    for (int i = 0; i < 4; i++) {
+        char *j = berry_strjoin(cases[i][0], cases[i][1]);
+        CHECK(j != NULL);
+        if (j) CHECK_STR(j, cases[i][2]);
+        free(j);
+    }
+    char *j = berry_strjoin(NULL, "y"), *k = berry_strjoin("y", NULL), *l = berry_strjoin(NULL, NULL);
+    CHECK(j && k && l && !strcmp(j, "y") && !strcmp(k, "y") && !strcmp(l, ""));
+    free(j);
+    free(k);
+    free(l);
 }
 
 // The big allocation starts on a 2 MiB boundary, is zero-filled and writable to its last byte (ASan

@@ -68,3 +68,14 @@ char *berry_strndup(const char *s, size_t n) {
 }
 
 char *berry_strdup(const char *s) { return berry_strndup(s, strlen(s)); }
+
+char *berry_strjoin(const char *a, const char *b) {
+    size_t na = a ? strlen(a) : 0, nb = b ? strlen(b) : 0, n;
+    if (!berry_add_ok(na, nb, &n) || !berry_add_ok(n, 1, &n)) return NULL;
+    char *d = malloc(n);
+    if (!d) return NULL;
+    if (na) memcpy(d, a, na);
+    if (nb) memcpy(d + na, b, nb);
+    d[na + nb] = 0;
+    return d;
+}

@@ -28,5 +28,7 @@ bool berry_grow(void **p, size_t *cap, size_t need, size_t elem);
 // strdup that returns NULL on failure (C11 has none).
 char *berry_strdup(const char *s);
 char *berry_strndup(const char *s, size_t n);
+// A followed by B in a new string (NULL reads as ""); NULL on failure.
+char *berry_strjoin(const char *a, const char *b);
 
 #endif

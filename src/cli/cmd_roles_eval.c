@@ -6,6 +6,7 @@
 //   rewrite   a rewrite from a flawed solution and its critique is correct
 //   selfeval  the sign of the score agrees with the solution's correctness
 // The ground truth comes from the curriculum files (the synth's exact arithmetic), never from the model.
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -487,19 +488,17 @@ static int eval_rewrite(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
     full = calloc((size_t)(m ? m : 1), sizeof *full);
     if (!starts || !full) { rc = berry_cli_error("out of memory"); goto done; }
     for (int i = 0; i < m; i++) {
-        starts[i] = c->rewrite_whole ? strdup("") : berry_role_rewrite_start_of(prompts[i]);
-        if (!starts[i] && !c->rewrite_whole) starts[i] = strdup("");  // not a rewrite prompt of roles.h
-        if (!starts[i] || !(full[i] = malloc(strlen(prompts[i]) + strlen(starts[i]) + 1))) { rc = berry_cli_error("out of memory"); goto done; }
-        strcat(strcpy(full[i], prompts[i]), starts[i]);
+        // No start (NULL) with --rewrite-whole, or for a prompt that is not roles.h's rewrite.
+        starts[i] = c->rewrite_whole ? NULL : berry_role_rewrite_start_of(prompts[i]);
+        if (!(full[i] = berry_strjoin(prompts[i], starts[i]))) { rc = berry_cli_error("out of memory"); goto done; }
     }
     berry_sampling greedy = {.temperature = 0, .top_p = 1, .max_tokens = c->max_tokens};
     if ((rc = gen(c, (const char *const *)full, m, 1, greedy, out, "rewrite"))) goto done;
     for (int i = 0; i < m; i++) {
         const rec *r = &v->r[idx[i]];
         char *ref = answer_of(r->completion);  // the reference rewrite is the correct solution
-        char *text = malloc(strlen(starts[i]) + strlen(out[i].text ? out[i].text : "") + 1);
+        char *text = berry_strjoin(starts[i], out[i].text);
         if (!text) { free(ref); rc = berry_cli_error("out of memory"); goto done; }
-        strcat(strcpy(text, starts[i]), out[i].text ? out[i].text : "");
         bool ok = ref && correct(text, ref);
         if (c->js) {
             berry_json_begin_object(c->js);
@@ -517,7 +516,7 @@ static int eval_rewrite(ctx *c, const recs *v, int n_per_level, FILE *o, berry_j
         berry_lm_output_clear(&out[i]);
     }
     int started = 0;
-    for (int i = 0; i < m; i++) started += starts[i][0] != 0;
+    for (int i = 0; i < m; i++) started += starts[i] && starts[i][0];
     if (c->rewrite_whole) fprintf(o, "rewrite from a flawed solution and its critique, greedy, written whole, answer correct:\n");
     else fprintf(o, "rewrite from a flawed solution and its critique, greedy, started from the critique where it holds\n"
                     "(%d of %d), answer correct:\n", started, m);

@@ -105,10 +105,8 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
         prompts[i] = berry_prompts_render(u->pp, u->lm, role, &args[i]);
         if (prompts[i] && starts && starts[i][0]) {
             // The model goes on from the start: it ends the prompt, and begins the text.
-            size_t np = strlen(prompts[i]), ns = strlen(starts[i]);
-            char *q = realloc(prompts[i], np + ns + 1);
-            if (q) memcpy(q + np, starts[i], ns + 1);
-            else free(prompts[i]);
+            char *q = berry_strjoin(prompts[i], starts[i]);
+            free(prompts[i]);
             prompts[i] = q;
         }
         if (!prompts[i]) { s = berry_errf(u->err, u->err_size, BERRY_ENOMEM, "search: cannot render the %s prompt", berry_role_name(role)); break; }
@@ -133,10 +131,8 @@ static berry_status generate(run *u, berry_role role, const berry_role_args *arg
         if (all_full && role == BERRY_ROLE_SOLVE) u->too_long = true;
         for (int i = 0; i < m; i++) {
             if (s == BERRY_OK) {
-                const char *start = starts ? starts[i0 + i] : "", *got = outs[i0 + i].text ? outs[i0 + i].text : "";
                 ntok[i0 + i] = outs[i0 + i].n_tokens;
-                if (!(text[i0 + i] = malloc(strlen(start) + strlen(got) + 1))) s = oom(u);
-                else strcat(strcpy(text[i0 + i], start), got);
+                if (!(text[i0 + i] = berry_strjoin(starts ? starts[i0 + i] : NULL, outs[i0 + i].text))) s = oom(u);
             }
             berry_lm_output_clear(&outs[i0 + i]);
         }
