@@ -32,6 +32,10 @@ SEED=${SEED:-1}
 # the curriculum's (SEED), so that a recipe can be retrained on the same problems from another start.
 TRAIN_SEED=${TRAIN_SEED:-$SEED}
 LEVELS=${LEVELS:-1-2}
+# VARY=1: the solve records show each problem along a path drawn from its correct ones (berry synth
+# --vary: independent steps in any order, + and * operands either way round), so that the policy's
+# samples differ in more than their mistakes.
+VARY=${VARY:-0}
 N_TRAIN=${N_TRAIN:-24000} N_TEST=${N_TEST:-300}
 VOCAB=${VOCAB:-2048}
 # Pre-tokenizer of the vocabulary: llama-bpe (numbers in tokens of up to 3 digits) or qwen2 (one digit each).
@@ -78,8 +82,9 @@ T0=$(date +%s)
 if [ "$STAGE" = all ] || [ "$STAGE" = policy ]; then
     rm -rf "$OUT"
     mkdir -p "$D"
-    log "curriculum: levels $LEVELS, $N_TRAIN train / $N_TEST test problems, seed $SEED (training seed $TRAIN_SEED)"
-    "$BERRY" synth -q --out "$D" --n $N_TRAIN --dev 100 --test $N_TEST --levels $LEVELS --flaws 2 -s $SEED
+    log "curriculum: levels $LEVELS, $N_TRAIN train / $N_TEST test problems, seed $SEED (training seed $TRAIN_SEED), vary $VARY"
+    VARY_FLAG=; [ "$VARY" = 1 ] && VARY_FLAG=--vary
+    "$BERRY" synth -q --out "$D" --n $N_TRAIN --dev 100 --test $N_TEST --levels $LEVELS --flaws 2 -s $SEED $VARY_FLAG
 
     # The vocabulary learns from the texts the model will read: prompt + completion of the first 3000
     # records of each role, and 1500 (correct, flawed) pairs in both orders written as two whole

@@ -200,13 +200,64 @@ TEST(synth_hand_built_problem_and_its_flaws) {
     }
 }
 
+// Two purchases and their sum: the two products in either order, and each of the three steps' operands
+// either way round, make 2 * 2^3 = 16 paths; every one must come up, the sum always last.
+TEST(synth_vary_draws_every_path) {
+    berry_synth_problem p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.question, sizeof p.question, "Ann buys 3 pens for $4 each. She also buys 5 cups for $2 each. How much does she spend?");
+    p.family = "shopping";
+    p.level = 2;
+    p.n_steps = 3;
+    p.steps[0] = (berry_synth_step){'*', {{-1, {3, 1}, false}, {-1, {4, 1}, false}}, 1, false, " dollars for the pens", "3 pens at $4"};
+    p.steps[1] = (berry_synth_step){'*', {{-1, {5, 1}, false}, {-1, {2, 1}, false}}, 1, false, " dollars for the cups", "5 cups at $2"};
+    p.steps[2] = (berry_synth_step){'+', {{0, {0, 1}, false}, {1, {0, 1}, false}}, 0, false, " dollars in all", "the sum"};
+    CHECK(berry_synth_finish(&p));
+    berry_rng r;
+    berry_rng_seed(&r, 9, 0);
+    char seen[16][256];
+    int n_seen = 0;
+    for (int k = 0; k < 400; k++) {
+        berry_synth_problem v;
+        berry_synth_solution s;
+        char text[256];
+        berry_synth_vary(&p, &r, &v);
+        CHECK(berry_synth_finish(&v));
+        CHECK(v.answer.num == 22 && v.answer.den == 1);
+        berry_synth_solve(&v, &s);
+        berry_synth_render(text, sizeof text, &v, &s);
+        CHECKF(strstr(text, "Step 3: 12 + 10 = 22 dollars in all.") || strstr(text, "Step 3: 10 + 12 = 22 dollars in all."), "%s", text);
+        bool known = false;
+        for (int i = 0; i < n_seen; i++) known |= !strcmp(seen[i], text);
+        if (!known) {
+            CHECKF(n_seen < 16, "a 17th path:\n%s", text);
+            if (n_seen < 16) snprintf(seen[n_seen++], sizeof seen[0], "%s", text);
+        }
+    }
+    CHECK_EQ_INT(n_seen, 16);
+    // A percent is never moved to the left ("25% * 52" reads wrongly), and the order of dependent
+    // steps is kept: Tom's product comes before the subtraction that uses it.
+    tom(&p);
+    p.steps[1] = (berry_synth_step){'*', {{0, {0, 1}, false}, {-1, {1, 4}, true}}, 0, false, " apples given away", "a quarter"};
+    CHECK(berry_synth_finish(&p));
+    for (int k = 0; k < 64; k++) {
+        berry_synth_problem v;
+        berry_synth_solution s;
+        char text[256];
+        berry_synth_vary(&p, &r, &v);
+        berry_synth_solve(&v, &s);
+        berry_synth_render(text, sizeof text, &v, &s);
+        CHECKF(strstr(text, "Step 2: 36 * 25% = 9 apples given away.") != NULL, "%s", text);
+    }
+}
+
 // ---- every generated solution, re-checked ----
 
 TEST(synth_every_solution_verified_with_exact_arithmetic) {
     berry_rng r;
     berry_rng_seed(&r, 11, 0);
     char text[4096], why[128] = "";
-    int n_kind[BERRY_SYNTH_N_FLAWS] = {0}, families = 0, fractions = 0, percents = 0;
+    int n_kind[BERRY_SYNTH_N_FLAWS] = {0}, families = 0, fractions = 0, percents = 0, varied = 0, n_varied = 0;
     const char *seen_family[4] = {0};
     check c, cb;
     mpq_init(c.answer);
@@ -224,6 +275,21 @@ TEST(synth_every_solution_verified_with_exact_arithmetic) {
             CHECKF(c.errors == 0, "arithmetic error in line %d:\n%s\n%s", c.first_error, p.question, text);
             CHECKF(c.givens_ok, "an operand is neither in the question nor an earlier result:\n%s\n%s", p.question, text);
             CHECK_EQ_INT(c.lines, p.n_steps);
+            // Other paths through the same problem: each checks out on its own, with the same answer.
+            for (int k = 0; k < 4; k++) {
+                berry_synth_problem v;
+                berry_synth_solution vs;
+                char vtext[4096];
+                berry_synth_vary(&p, &r, &v);
+                CHECK_STR(v.question, p.question);
+                berry_synth_solve(&v, &vs);
+                berry_synth_render(vtext, sizeof vtext, &v, &vs);
+                CHECKF(check_text(vtext, p.question, &cb, why, sizeof why), "%s\n%s\n%s", why, p.question, vtext);
+                CHECKF(cb.errors == 0 && cb.givens_ok && cb.lines == p.n_steps, "variant:\n%s\n%s", p.question, vtext);
+                CHECKF(mpq_equal(cb.answer, c.answer), "the variant's answer differs:\n%s\n%s\n%s", p.question, text, vtext);
+                varied += strcmp(vtext, text) != 0;
+                n_varied++;
+            }
             fractions += mpz_cmp_ui(mpq_denref(c.answer), 1) != 0;
             percents += strchr(p.question, '%') != NULL;
             bool known = false;
@@ -256,6 +322,8 @@ TEST(synth_every_solution_verified_with_exact_arithmetic) {
     mpq_clear(cb.answer);
     CHECK_EQ_INT(families, 4);
     CHECK(fractions > 0 && percents > 0);
+    // Most problems have a + or * step, so most paths drawn differ from the fixed one.
+    CHECKF(varied > n_varied / 3, "only %d of %d paths differ from the fixed one", varied, n_varied);
     for (int k = 1; k < BERRY_SYNTH_N_FLAWS; k++) CHECKF(n_kind[k] > 50, "only %d flaws of kind %s", n_kind[k], berry_synth_flaw_name(k));
 }
 
@@ -295,15 +363,17 @@ TEST(synth_split_proportions) {
 static const char *const splits[] = {"train", "dev", "test"};
 static const char *const roles[] = {"problems", "pretrain", "solve", "critique", "rewrite", "selfeval", "compare", "dpo", "journey"};
 
-static bool write_dir(const char *dir, uint64_t seed, long n_train) {
+static bool write_dir_vary(const char *dir, uint64_t seed, long n_train, bool vary) {
     mkdir(dir, 0777);
-    berry_synth_config cfg = {.seed = seed, .n_train = n_train, .n_dev = 50, .n_test = 50, .level_lo = 1, .level_hi = 5, .flaws = 2};
+    berry_synth_config cfg = {.seed = seed, .n_train = n_train, .n_dev = 50, .n_test = 50, .level_lo = 1, .level_hi = 5, .flaws = 2, .vary = vary};
     char err[256];
     berry_synth_stats st;
     berry_status rc = berry_synth_write(&cfg, dir, NULL, NULL, &st, err, sizeof err);
     if (rc) fprintf(stderr, "    %s\n", err);
     return rc == BERRY_OK && st.problems[0] == n_train && st.problems[1] == 50 && st.problems[2] == 50;
 }
+
+static bool write_dir(const char *dir, uint64_t seed, long n_train) { return write_dir_vary(dir, seed, n_train, false); }
 
 TEST(synth_write_is_deterministic) {
     char a[1024], b[1024], c[1024];
@@ -323,6 +393,35 @@ TEST(synth_write_is_deterministic) {
             CHECKF(na == nb && !memcmp(x, y, na), "%s differs between two runs with the same seed", pa);
             CHECKF(na != nc || memcmp(x, z, na), "%s is the same for seeds 3 and 4", pa);
             free(x); free(y); free(z);
+        }
+}
+
+// --vary changes the solve and pretrain records only (and meta.json, which says so): the same problems,
+// critiques, rewrites and pairs, and solve completions that differ for many problems.
+TEST(synth_write_vary_changes_only_the_solve_paths) {
+    char a[1024], v[1024];
+    snprintf(a, sizeof a, "%s/plain", berry_test_tmpdir());
+    snprintf(v, sizeof v, "%s/vary", berry_test_tmpdir());
+    CHECK(write_dir_vary(a, 3, 200, false) && write_dir_vary(v, 3, 200, true));
+    for (int s = 0; s < 3; s++)
+        for (int r = 0; r < 9; r++) {
+            char pa[1100], pv[1100];
+            snprintf(pa, sizeof pa, "%s/%s_%s.jsonl", a, splits[s], roles[r]);
+            snprintf(pv, sizeof pv, "%s/%s_%s.jsonl", v, splits[s], roles[r]);
+            size_t na, nv;
+            char *x = berry_test_read_file(pa, &na), *y = berry_test_read_file(pv, &nv);
+            CHECKF(x && y && na > 0, "%s missing or empty", pa);
+            bool same = x && y && na == nv && !memcmp(x, y, na);
+            bool paths = !strcmp(roles[r], "solve") || !strcmp(roles[r], "pretrain");
+            CHECKF(same != paths, "%s: %s with --vary", pa, same ? "unchanged" : "changed");
+            if (paths && x && y) {
+                // Line by line: the same number of records, and the prompts kept.
+                int lx = 0, ly = 0;
+                for (char *q = x; (q = strchr(q, '\n')); q++) lx++;
+                for (char *q = y; (q = strchr(q, '\n')); q++) ly++;
+                CHECK_EQ_INT(lx, ly);
+            }
+            free(x); free(y);
         }
 }
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 static void help(void) {
-    printf("usage: berry synth --out DIR [--n N] [--dev N] [--test N] [--seed S] [--levels A-B] [--flaws K]\n"
+    printf("usage: berry synth --out DIR [--n N] [--dev N] [--test N] [--seed S] [--levels A-B] [--flaws K] [--vary]\n"
            "       berry synth --show K [--seed S] [--levels A-B]\n"
            "\n"
            "Generates math word problems in the spirit of GSM8K (2 to 8 steps: the four operations, fractions,\n"
@@ -30,6 +30,9 @@ static void help(void) {
            "  --levels A-B   difficulty levels, 1..5 (default 1-5); a single level is written 'A'. Level: steps,\n"
            "                 largest given number: 1: 2, 10; 2: 2-3, 20; 3: 3-4, 50; 4: 4-6, 100; 5: 6-8, 200\n"
            "  --flaws K      flawed solutions per problem, of different kinds where possible (1..4, default 2)\n"
+           "  --vary         solve and pretrain records show each problem solved along a path drawn from its\n"
+           "                 correct ones: independent steps in any order, the operands of + and * either way\n"
+           "                 round (every other file keeps one fixed path; the problems are the same either way)\n"
            "  --show K       print K problems with a correct and a flawed solution to stdout, write nothing\n"
            "  -q, --quiet    no progress on stderr\n"
            "\n"
@@ -104,6 +107,7 @@ static int cmd_synth(int argc, char **argv) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
+        else if (!strcmp(a, "--vary")) cfg.vary = true;
         else if (!next && a[0] == '-') return berry_cli_error("synth: %s needs a value", a);
         else if (!strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--n")) { if (!berry_cli_int(a, argv[++i], 0, 10000000, &cfg.n_train)) return 1; }

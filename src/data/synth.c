@@ -186,6 +186,45 @@ void berry_synth_solve(const berry_synth_problem *p, berry_synth_solution *s) {
     snprintf(s->critique, sizeof s->critique, "All steps are correct.");
 }
 
+void berry_synth_vary(const berry_synth_problem *p, berry_rng *r, berry_synth_problem *out) {
+    *out = *p;
+    int n = p->n_steps;
+    if (n < 1 || n > BERRY_SYNTH_MAX_STEPS) return;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            if (p->steps[i].x[j].ref >= i || p->steps[i].x[j].ref < -1) return;  // not a problem execute runs
+    // A random topological order of steps 0..n-2: each time, one of the steps whose operands are all
+    // computed already. The lowest unplaced step is always one, since operands refer backwards.
+    int order[BERRY_SYNTH_MAX_STEPS], pos[BERRY_SYNTH_MAX_STEPS];
+    bool placed[BERRY_SYNTH_MAX_STEPS] = {false};
+    for (int k = 0; k < n - 1; k++) {
+        int ready[BERRY_SYNTH_MAX_STEPS], nr = 0;
+        for (int i = 0; i < n - 1; i++) {
+            if (placed[i]) continue;
+            bool ok = true;
+            for (int j = 0; j < 2; j++) ok &= p->steps[i].x[j].ref < 0 || placed[p->steps[i].x[j].ref];
+            if (ok) ready[nr++] = i;
+        }
+        int i = ready[berry_rng_below(r, (uint64_t)nr)];
+        order[k] = i;
+        pos[i] = k;
+        placed[i] = true;
+    }
+    order[n - 1] = pos[n - 1] = n - 1;
+    for (int k = 0; k < n; k++) {
+        berry_synth_step s = p->steps[order[k]];
+        for (int j = 0; j < 2; j++)
+            if (s.x[j].ref >= 0) s.x[j].ref = pos[s.x[j].ref];
+        if ((s.op == '+' || s.op == '*') && !s.x[0].pct && !s.x[1].pct && berry_rng_below(r, 2)) {
+            berry_synth_operand t = s.x[0];
+            s.x[0] = s.x[1];
+            s.x[1] = t;
+            s.carry ^= 1;
+        }
+        out->steps[k] = s;
+    }
+}
+
 // ---- rendering ----
 
 static size_t line_fmt(char *buf, size_t size, int k, const berry_synth_problem *p, const berry_synth_line *l) {

@@ -108,6 +108,14 @@ bool berry_synth_finish(berry_synth_problem *p);
 // The correct solution.
 void berry_synth_solve(const berry_synth_problem *p, berry_synth_solution *s);
 
+// Another correct path through P, for solutions that differ in more than their errors: OUT is P with its
+// steps in a random order that computes every step after the steps it uses (the last step, the answer,
+// stays last), and the two operands of each + or * step (none of them a percent) swapped with
+// probability 1/2. OUT asks the same question and has the same answer; its key and split are P's.
+// A policy that has seen one problem solved along different paths makes different mistakes on
+// different samples, which is what a majority vote needs (see models/README.md).
+void berry_synth_vary(const berry_synth_problem *p, berry_rng *r, berry_synth_problem *out);
+
 // A solution with one error of KIND injected at problem step STEP; R draws the slip or the misread
 // number. Returns false when that error does not apply there or would not change the answer (or would
 // produce a negative or unwieldy number).
@@ -135,6 +143,7 @@ typedef struct {
     long n_train, n_dev, n_test;   // problems per split
     int level_lo, level_hi;        // levels drawn round-robin in [lo, hi]
     int flaws;                     // flawed solutions per problem (1..4)
+    bool vary;                     // solve and pretrain records take a berry_synth_vary path
 } berry_synth_config;
 
 typedef struct {

@@ -5,6 +5,8 @@
 //             text (so the file is also {"question","answer"} SFT data); final: the answer alone ("29", "7/4")
 //   pretrain  {"text"}                          the solve prompt followed by the solution
 //   solve     {"prompt","completion","id","level"}
+//             (with --vary, these two take one berry_synth_vary path of the problem, drawn from a stream
+//             of the seed and the problem's key; every other file keeps the one fixed path)
 //   critique  {"prompt","completion","id","level","flaw","first_wrong"}   one per flawed solution, plus
 //             one for the correct solution ("All steps are correct.", first_wrong 0)
 //   rewrite   {"prompt","completion","id","level","flaw"}   flawed solution + critique -> correct solution
@@ -39,7 +41,7 @@ typedef struct {
     FILE *f[3][N_FILES];
     char path[3][N_FILES][1024];
     berry_json_writer w;
-    char *buf[6];          // text scratch, each BUF_SIZE
+    char *buf[7];          // text scratch, each BUF_SIZE
     long records;
     berry_status st;
     char *err;
@@ -176,7 +178,8 @@ static void journey(writer *wr, int s, const char *id, const berry_synth_problem
 }
 
 // Every record of one problem.
-static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r, int n_flaws) {
+static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r, const berry_synth_config *cfg) {
+    int n_flaws = cfg->flaws;
     int s = p->split;
     char id[32], final[32], score[32], check[1024];
     snprintf(id, sizeof id, "synth-%016llx", (unsigned long long)p->key);
@@ -196,15 +199,30 @@ static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r
     kv_str(wr, "final", final);
     emit(wr, s, F_PROBLEMS);
 
+    // The solve role's path: the fixed one, or with --vary one drawn from the problem's own stream, so
+    // that the problems (and every other record) are the same with and without it.
+    const char *solve_text = good_text;
+    if (cfg->vary) {
+        berry_synth_problem *v = malloc(sizeof *v);
+        if (!v) { wr->st = berry_errf(wr->err, wr->err_size, BERRY_ENOMEM, "synth: out of memory"); return; }
+        berry_rng vr;
+        berry_rng_seed(&vr, cfg->seed ^ p->key, 0x76617279ull);  // "vary"
+        berry_synth_vary(p, &vr, v);
+        berry_synth_solution vs;
+        berry_synth_solve(v, &vs);
+        berry_synth_render(wr->buf[6], BUF_SIZE, v, &vs);
+        free(v);
+        solve_text = wr->buf[6];
+    }
     prompt(pr, BERRY_ROLE_SOLVE, p->question, NULL, NULL, NULL);
-    snprintf(text, BUF_SIZE, "%s%s", pr, good_text);
+    snprintf(text, BUF_SIZE, "%s%s", pr, solve_text);
     begin(wr);
     kv_str(wr, "text", text);
     emit(wr, s, F_PRETRAIN);
 
     begin(wr);
     kv_str(wr, "prompt", pr);
-    kv_str(wr, "completion", good_text);
+    kv_str(wr, "completion", solve_text);
     kv_meta(wr, id, p->level);
     emit(wr, s, F_SOLVE);
 
@@ -312,6 +330,8 @@ static berry_status write_meta(const berry_synth_config *cfg, const char *dir, c
     berry_json_end_array(&w);
     berry_json_key(&w, "flaws");
     berry_json_write_int(&w, cfg->flaws);
+    berry_json_key(&w, "vary");
+    berry_json_write_bool(&w, cfg->vary);
     for (int s = 0; s < 3; s++) {
         char k[32];
         snprintf(k, sizeof k, "n_%s", berry_synth_split_name((berry_synth_split)s));
@@ -350,7 +370,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     wr.err_size = err_size;
     berry_json_writer_init(&wr.w);
     keyset seen = {0};
-    for (int i = 0; i < 6 && !wr.st; i++)
+    for (int i = 0; i < 7 && !wr.st; i++)
         if (!(wr.buf[i] = malloc(BUF_SIZE))) wr.st = berry_errf(err, err_size, BERRY_ENOMEM, "synth: out of memory");
     for (int s = 0; s < 3 && !wr.st; s++)
         for (int fi = 0; fi < N_FILES && !wr.st; fi++) {
@@ -390,7 +410,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
         stale = 0;
         if (!need[p->split][level]) continue;
         need[p->split][level]--;
-        write_problem(&wr, p, &r, cfg->flaws);
+        write_problem(&wr, p, &r, cfg);
         st.problems[p->split]++;
         st.per_level[p->split][level]++;
         done++;
@@ -405,7 +425,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     if (!wr.st) wr.st = write_meta(cfg, dir, &st, err, err_size);
     free(p);
     free(seen.k);
-    for (int i = 0; i < 6; i++) free(wr.buf[i]);
+    for (int i = 0; i < 7; i++) free(wr.buf[i]);
     berry_json_writer_free(&wr.w);
     if (stats) *stats = st;
     return wr.st;
