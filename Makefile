@@ -34,8 +34,10 @@ build/.deps:
 	@mkdir -p build && touch $@
 deps: build/.deps
 
+# Every object waits for build/.deps (order-only: it never forces a rebuild), so that `make`, `make run`
+# and every other target install the build's packages on a fresh machine before compiling.
 define variant
-build/$(1)/%.o: %.c $(HDRS)
+build/$(1)/%.o: %.c $(HDRS) | build/.deps
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(WARN) $$(INC) $(2) $$(if $$(findstring _avx512,$$<),$$(AVX512_FLAGS),$$(if $$(findstring _avx2,$$<),$$(AVX2_FLAGS))) -c $$< -o $$@
 build/$(1)/libberry.a: $$(LIB_SRC:%.c=build/$(1)/%.o)
@@ -49,6 +51,8 @@ build/$(1)/berry-tests: $$(TEST_SRC:%.c=build/$(1)/%.o) build/$(1)/libberry.a
 # 512-bit vectors by value, which GCC notes as an ABI change when it has no AVX-512: harmless there).
 build/$(1)/tests/test_simde_kernels.o: src/tensor/matmul_avx512.c
 build/$(1)/tests/test_simde_kernels.o: WARN += -Wno-psabi
+# The embedded model is found in this checkout's models/, from any working directory.
+build/$(1)/src/cli/main.o: INC += -DBERRY_SOURCE_DIR='"$(CURDIR)"'
 endef
 $(eval $(call variant,opt,$(OPTFLAGS)))
 $(eval $(call variant,asan,$(SANFLAGS)))

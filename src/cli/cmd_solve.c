@@ -19,8 +19,9 @@
 static void usage(void) {
     printf("usage: berry solve [-m MODEL.gguf] [--method M] [--rollouts N] [options] \"problem\"\n\n"
            "Solves the problem with a test-time search method and prints the final answer (or \"no answer\")\n"
-           "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder,\n"
-           "whose comparisons its own PPRM, %s there, judges unless --prm names another model.\n\n"
+           "as the last line of stdout. Without -m it uses the embedded model, %s in the models folder\n"
+           "of the checkout berry was built in (or $BERRY_MODEL_DIR), whose comparisons its own PPRM, %s\n"
+           "there, judges unless --prm names another model.\n\n"
            "  -m, --model FILE      policy model (GGUF)\n"
            "      --method M        sr-mcts (default), mctsr, greedy, sc (majority vote), bon (best-of-k by the\n"
            "                        PPRM through EBC), refine (iterative self-refine)\n"
@@ -28,7 +29,7 @@ static void usage(void) {
            "      --batch B         the same as --expand-batch\n"
            "      --temp T          sampling temperature of every role (default 0.7; greedy uses 0)\n"
            "      --top-k K, --top-p P, --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n"
-           "  -n, --n-predict N     tokens per generation at most (default 512)\n"
+           "  -n, --n-predict N     tokens per generation at most (default 512; self-evaluations 256)\n"
            "  -s, --seed N          random seed (default 0): the same seed gives the same run\n"
            "      --prompts P       embedded, instruct, or a FILE of instruct templates (default: embedded for\n"
            "                        models whose general.name starts with berry-tiny, instruct otherwise)\n"
@@ -146,8 +147,8 @@ static int cmd_solve(int argc, char **argv) {
         model = model_buf;
         if (access(model, R_OK) != 0) {
             free(file_text);
-            return berry_cli_error("solve: the embedded model %s is missing (it has not been trained yet); "
-                                   "pass a model with -m MODEL.gguf", model);
+            return berry_cli_error("solve: the embedded model %s is missing (`make model` trains it; "
+                                   "BERRY_MODEL_DIR names another folder); pass a model with -m MODEL.gguf", model);
         }
     }
     char prm_buf[4096];
