@@ -18,7 +18,8 @@ static void usage(void) {
            "{\"problem\",\"answer\"} JSONL, detected), grades the answers and appends one record per problem to\n"
            "RESULTS. A rerun skips the problems already there, so a killed run resumes where it stopped.\n"
            "The summary goes to stdout; pass@k is an ORACLE (it looks at the reference of every sample).\n\n"
-           "  -m, --model FILE     GGUF model (default: the embedded model, models/berry-tiny.gguf)\n"
+           "  -m, --model FILE     GGUF model (default: the embedded model, models/berry-tiny.gguf of the checkout\n"
+           "                       berry was built in, or $BERRY_MODEL_DIR/berry-tiny.gguf)\n"
            "      --lora FILE      apply a LoRA adapter at run time\n"
            "      --data FILE      benchmark JSONL\n"
            "  -o, --output FILE    results JSONL (appended to; resumed)\n"
@@ -26,7 +27,8 @@ static void usage(void) {
     int n;
     const berry_eval_method *m = berry_eval_methods(&n);
     for (int i = 0; i < n; i++) printf("                         %-8s %s\n", m[i].name, m[i].help);
-    printf("  -k N                 budget: samples or rollouts (default 1; greedy ignores it)\n"
+    printf("  -k N                 budget: samples or rollouts (default: 1 for sample, the search's --rollouts,\n"
+           "                       8, for sc, bon, mctsr, sr-mcts and refine; greedy ignores it)\n"
            "      --limit N        evaluate N problems at most (default: all)\n"
            "      --offset N       start at problem N (0-based, default 0)\n"
            "      --batch N        problems whose requests share one generate call (default 4; search methods\n"
@@ -36,7 +38,8 @@ static void usage(void) {
            "                       default: embedded for the embedded model, instruct otherwise\n"
            "  -t, --threads N      threads (default: all CPUs)\n"
            "  -c, --ctx-size N     positions per sequence (default: the model's, at most 4096)\n"
-           "  -n, --n-predict N    tokens per generation at most (default 1024; search methods: 512 unless given)\n"
+           "  -n, --n-predict N    tokens per generation at most (default 1024; search methods: 512, and 256 for\n"
+           "                       self-evaluations, unless given)\n"
            "  -s, --seed N         random seed (default 0)\n"
            "      --temp T         temperature of -m sample (default 0.8); with a search method, overrides its own\n"
            "      --top-k K        (default 40)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
@@ -171,6 +174,7 @@ static int cmd_eval(int argc, char **argv) {
     const char *stops[16];
     int n_stop = 0;
     bool json = false, quiet = false, temp_set = false, k_set = false, n_predict_set = false;
+    bool top_k_set = false, top_p_set = false, min_p_set = false;
     long k = 1, limit = 0, offset = 0, batch = 4, threads = 0, ctx = 0, n_predict = 1024, seed = 0, top_k = 40;
     double temp = 0.8, top_p = 0.95, min_p = 0.05;
     // The search constants: the flags of berry solve, over the defaults of the method named.
@@ -204,9 +208,9 @@ static int cmd_eval(int argc, char **argv) {
         else if (FLAG("-n", "--n-predict")) { NEED(); if (!berry_cli_int(a, v, 1, 1 << 20, &n_predict)) return 1; n_predict_set = true; }
         else if (FLAG("-s", "--seed")) { NEED(); if (!berry_cli_int(a, v, 0, 0x7fffffffffffffffL, &seed)) return 1; }
         else if (FLAG("--temp", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 100, &temp)) return 1; temp_set = true; }
-        else if (FLAG("--top-k", NULL)) { NEED(); if (!berry_cli_int(a, v, 0, 1 << 30, &top_k)) return 1; }
-        else if (FLAG("--top-p", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 1, &top_p)) return 1; }
-        else if (FLAG("--min-p", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 1, &min_p)) return 1; }
+        else if (FLAG("--top-k", NULL)) { NEED(); if (!berry_cli_int(a, v, 0, 1 << 30, &top_k)) return 1; top_k_set = true; }
+        else if (FLAG("--top-p", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 1, &top_p)) return 1; top_p_set = true; }
+        else if (FLAG("--min-p", NULL)) { NEED(); if (!berry_cli_float(a, v, 0, 1, &min_p)) return 1; min_p_set = true; }
         else if (FLAG("--stop", NULL)) {
             NEED();
             if (n_stop == 16) return berry_cli_error("eval: at most 16 --stop strings");
@@ -224,17 +228,16 @@ static int cmd_eval(int argc, char **argv) {
         if (k_set && k != so.sp.rollouts) return berry_cli_error("eval: -k %ld and --rollouts %d disagree (they are one budget)", k, so.sp.rollouts);
         if (so.sp.rollouts < 1) return berry_cli_error("eval: --rollouts must be at least 1");
         k = so.sp.rollouts;
-    }
+    } else if (!k_set && search_method >= 0 && search_method != BERRY_SEARCH_GREEDY)
+        k = so.sp.rollouts;  // the search's own default, as in solve
     // Sampling flags given to eval reach every role of a search, as --temp, -n, --top-k ... do in solve;
     // the per-role temperatures come last.
-    if (temp_set) {
-        berry_search_flags_temperature(&so, temp);
-        berry_search_sampling *roles[4] = {&so.sp.solve, &so.sp.critique, &so.sp.rewrite, &so.sp.eval};
-        for (int r = 0; r < 4; r++) {
-            roles[r]->top_k = (int)top_k;
-            roles[r]->top_p = (float)top_p;
-            roles[r]->min_p = (float)min_p;
-        }
+    if (temp_set) berry_search_flags_temperature(&so, temp);
+    berry_search_sampling *roles[4] = {&so.sp.solve, &so.sp.critique, &so.sp.rewrite, &so.sp.eval};
+    for (int r = 0; r < 4; r++) {
+        if (top_k_set) roles[r]->top_k = (int)top_k;
+        if (top_p_set) roles[r]->top_p = (float)top_p;
+        if (min_p_set) roles[r]->min_p = (float)min_p;
     }
     if (n_predict_set) so.sp.solve.max_tokens = so.sp.critique.max_tokens = so.sp.rewrite.max_tokens = so.sp.eval.max_tokens = (int)n_predict;
     berry_search_flags_finish(&so);

@@ -11,7 +11,8 @@ static void usage(FILE *f) {
                "Writes OUT with every adapted weight W replaced by W + (alpha / r) B A: dequantized, added in\n"
                "float32 and requantized to the weight's own type (or --type). The adapter is in llama.cpp's\n"
                "layout (general.type = adapter, adapter.type = lora, <weight>.lora_a / .lora_b).\n\n"
-               "  --type T     f32 | f16 | bf16 | q8_0 | q4_0 | q4_K | q5_K | q6_K for the merged weights\n"
+               "  --type T     f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q4_K | q5_K | q6_K\n"
+               "               for the merged weights\n"
                "  --scale S    multiply the adapter's effect by S (default 1)\n"
                "  -t N         threads (default: all CPUs)\n");
 }
