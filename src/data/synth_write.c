@@ -42,6 +42,7 @@ typedef struct {
     char path[3][N_FILES][1024];
     berry_json_writer w;
     char *buf[7];          // text scratch, each BUF_SIZE
+    berry_synth_problem *varied;  // the solve records' path (--vary)
     long records;
     berry_status st;
     char *err;
@@ -203,15 +204,12 @@ static void write_problem(writer *wr, const berry_synth_problem *p, berry_rng *r
     // that the problems (and every other record) are the same with and without it.
     const char *solve_text = good_text;
     if (cfg->vary) {
-        berry_synth_problem *v = malloc(sizeof *v);
-        if (!v) { wr->st = berry_errf(wr->err, wr->err_size, BERRY_ENOMEM, "synth: out of memory"); return; }
         berry_rng vr;
         berry_rng_seed(&vr, cfg->seed ^ p->key, 0x76617279ull);  // "vary"
-        berry_synth_vary(p, &vr, v);
+        berry_synth_vary(p, &vr, wr->varied);
         berry_synth_solution vs;
-        berry_synth_solve(v, &vs);
-        berry_synth_render(wr->buf[6], BUF_SIZE, v, &vs);
-        free(v);
+        berry_synth_solve(wr->varied, &vs);
+        berry_synth_render(wr->buf[6], BUF_SIZE, wr->varied, &vs);
         solve_text = wr->buf[6];
     }
     prompt(pr, BERRY_ROLE_SOLVE, p->question, NULL, NULL, NULL);
@@ -372,6 +370,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     keyset seen = {0};
     for (int i = 0; i < 7 && !wr.st; i++)
         if (!(wr.buf[i] = malloc(BUF_SIZE))) wr.st = berry_errf(err, err_size, BERRY_ENOMEM, "synth: out of memory");
+    if (!wr.st && !(wr.varied = malloc(sizeof *wr.varied))) wr.st = berry_errf(err, err_size, BERRY_ENOMEM, "synth: out of memory");
     for (int s = 0; s < 3 && !wr.st; s++)
         for (int fi = 0; fi < N_FILES && !wr.st; fi++) {
             snprintf(wr.path[s][fi], sizeof wr.path[s][fi], "%s/%s_%s.jsonl", dir, berry_synth_split_name((berry_synth_split)s), file_role[fi]);
@@ -426,6 +425,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     free(p);
     free(seen.k);
     for (int i = 0; i < 7; i++) free(wr.buf[i]);
+    free(wr.varied);
     berry_json_writer_free(&wr.w);
     if (stats) *stats = st;
     return wr.st;
