@@ -78,7 +78,7 @@ bench: build/opt/berry-bench build/opt/berry
 	./build/opt/berry-bench $(BENCH_ARGS)
 
 # Solves a sample problem with the embedded model (models/berry-tiny.gguf): its greedy chain of thought
-# (the solve role prompt of src/data/roles.h), then SR-MCTS through `berry solve`, tree and answer.
+# (the solve role prompt of src/search/roles.h), then SR-MCTS through `berry solve`, tree and answer.
 RUN_Q = Tom has 3 boxes with 12 apples in each. He gives 7 apples to Mia. How many apples does Tom have now?
 run: build/opt/berry
 	@printf 'Question: %s\nSolve step by step.\n' "$(RUN_Q)" > build/run_prompt.txt

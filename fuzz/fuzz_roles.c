@@ -1,12 +1,12 @@
-// libFuzzer target for the embedded model's role texts (src/data/roles.c): the input is split at the
+// libFuzzer target for the embedded model's role texts (src/search/roles.c): the input is split at the
 // first NUL byte into two solutions A and B; their compare prompt is written, its check lines are
 // read back and must equal the ones written from A and B, and every role parser reads both texts. A is
 // also a solution and B its critique: the rewrite's start from them must be what the rewrite prompt
 // gives back, and a start that is not "" must begin with A's lines before the step B names. A file of
 // records, and the model's own critiques, can hold anything, so each must end in bounded time with no
 // sanitizer report.
-#include "data/critique.h"
-#include "data/roles.h"
+#include "search/critique.h"
+#include "search/roles.h"
 #include "split.h"
 #include <stdint.h>
 #include <stdlib.h>

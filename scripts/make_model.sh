@@ -64,7 +64,7 @@ DRILL=${DRILL:-8} DRILL_LINES=${DRILL_LINES:-32}
 STEPS=${STEPS:-5000} BATCH=${BATCH:-4} CTX=${CTX:-512} LR=${LR:-3e-3} WARMUP=${WARMUP:-40}
 # The PPRM: the policy fine-tuned (all weights) on the first PRM_COMPARE comparison records (all ~96000: both
 # orders of each (correct, flawed) pair, so that neither position is favoured). A record's completion is
-# the correct solution's line where the two part ("Check: Step 2: 30 - 21 = 9 ..."; src/data/roles.h),
+# the correct solution's line where the two part ("Check: Step 2: 30 - 21 = 9 ..."; src/search/roles.h),
 # and the judge's preference is its probability of A's line against B's. Shipped as q8_0 (2.4 MB) so
 # that policy and PPRM fit 8 MB together. 1500 steps, as for run 15's Yes/No judge: from run 15's policy,
 # this judge prefers the correct solution in both orders 87% of the time, where the Yes/No judge did

@@ -3,7 +3,7 @@
 // Tokens are counted as whitespace-separated words, so tests can state budgets by hand.
 #ifndef BERRY_FAKE_LM_H
 #define BERRY_FAKE_LM_H
-#include "data/roles.h"
+#include "search/roles.h"
 #include "lm/lm.h"
 
 // The reply to one request (malloc'd text; NULL = empty). INDEX is the request's place in its batch.

@@ -6,7 +6,7 @@
 #include "test.h"
 #include "tiny_model.h"
 #include "base/json.h"
-#include "data/roles.h"
+#include "search/roles.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

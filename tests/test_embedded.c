@@ -5,7 +5,7 @@
 // The problems below are written here (not drawn from berry synth) in the curriculum's wording, and
 // their answers are worked out by hand beside them. Skips visibly when the model is not there.
 #include "test.h"
-#include "data/roles.h"
+#include "search/roles.h"
 #include "lm/lm.h"
 #include "lm/lm_local.h"
 #include "math/extract.h"

@@ -1,4 +1,4 @@
-// Tests of the synthetic curriculum (data/synth.h) and the role prompts (data/roles.h).
+// Tests of the synthetic curriculum (data/synth.h) and the role prompts (search/roles.h).
 //
 // References: the hand-built problem's solutions, flaws, critiques and scores are worked out by hand in
 // the comments. Every generated solution is re-parsed from its text ("Step k: a op b = c ...", "The
@@ -7,8 +7,8 @@
 // split disjointness are checked on the written JSONL files, read back with the JSON parser.
 #include "test.h"
 #include "base/json.h"
-#include "data/critique.h"
-#include "data/roles.h"
+#include "search/critique.h"
+#include "search/roles.h"
 #include "data/synth.h"
 #include <ctype.h>
 #include <gmp.h>
@@ -310,7 +310,7 @@ TEST(synth_every_solution_verified_with_exact_arithmetic) {
                 CHECKF(!mpq_equal(cb.answer, c.answer), "%s leaves the answer unchanged\n%s", berry_synth_flaw_name(b.flaw), text);
                 CHECK(b.first_wrong >= 1 && b.first_wrong <= cb.lines);
                 CHECK_EQ_INT(berry_role_parse_wrong_step(b.critique), b.first_wrong);
-                // Every critique synth writes makes claims that hold (src/data/critique.h).
+                // Every critique synth writes makes claims that hold (src/search/critique.h).
                 CHECKF(berry_critique_holds(p.question, text, b.critique, NULL, 0), "%s: the critique does not hold\n%s\n%s\n%s",
                        berry_synth_flaw_name(b.flaw), p.question, text, b.critique);
                 int sc = berry_synth_score(&b);

@@ -1,5 +1,5 @@
 // cmd_roles_eval.c — `berry roles-eval`: how well a model plays the five roles of the embedded model
-// (src/data/roles.h) on a split of `berry synth`'s curriculum:
+// (src/search/roles.h) on a split of `berry synth`'s curriculum:
 //   solve     greedy pass@1 per level, and maj@K (self-consistency over K samples) per level
 //   compare   PPRM accuracy: P(A better than B) > 1/2 exactly when solution A is the correct one, per order
 //   critique  on flawed solutions, the step the critique names is the injected first wrong step
@@ -11,7 +11,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "cli/cli.h"
-#include "data/roles.h"
+#include "search/roles.h"
 #include "lm/lm.h"
 #include "lm/lm_local.h"
 #include "math/extract.h"
@@ -107,7 +107,7 @@ typedef struct {
     berry_progress pr;
 } ctx;
 
-// Writes one compare record (src/data/roles.h's prompt; the completion is the right solution's check
+// Writes one compare record (src/search/roles.h's prompt; the completion is the right solution's check
 // line) to F.
 static void pair_record(FILE *f, const rec *r, const char *a, const char *b, bool a_right) {
     berry_role_args ra = {.question = r->question, .solution = a, .other = b};
@@ -568,14 +568,14 @@ done:
 static void usage(FILE *f) {
     fprintf(f,
             "usage: berry roles-eval -m MODEL.gguf --data DIR [options]\n\n"
-            "Evaluates a model on the roles of the embedded model (src/data/roles.h) over one split of a\n"
+            "Evaluates a model on the roles of the embedded model (src/search/roles.h) over one split of a\n"
             "curriculum written by `berry synth --out DIR`, against the curriculum's exact answers:\n"
             "  solve     greedy pass@1 per level; maj@K (self-consistency), mean sample accuracy and pass@K\n"
             "  compare   PPRM accuracy (P(A better) > 1/2 exactly when A is correct) in both presentation orders\n"
             "  critique  on flawed solutions, the critique names the injected first wrong step\n"
             "  rewrite   a rewrite from a flawed solution and its critique has the right answer; where\n"
             "            the critique's claims hold, the rewrite starts with the steps it accepts and the\n"
-            "            step it states (src/data/roles.h), as in the search\n"
+            "            step it states (src/search/roles.h), as in the search\n"
             "  selfeval  the sign of the score agrees with the solution's correctness\n\n"
             "  -m, --model FILE  GGUF model\n"
             "  --prm FILE        a separate GGUF model for the compare role (the PPRM; default: -m's)\n"

@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "data/roles.h"
+#include "search/roles.h"
 #include "data/synth.h"
 #include <errno.h>
 #include <stdio.h>
@@ -52,7 +52,7 @@ static void help(void) {
            "  SPLIT_journey.jsonl   {\"text\",\"id\",\"level\"}: LLaMA-O1 tagged chain (problem, flawed attempt,\n"
            "                        critic, refine, conclusion)\n"
            "  meta.json             the flags and the counts\n"
-           "The role prompt templates are in src/data/roles.h.\n");
+           "The role prompt templates are in src/search/roles.h.\n");
 }
 
 static bool parse_levels(const char *s, int *lo, int *hi) {

@@ -83,7 +83,7 @@ typedef struct {
 const berry_eval_method *berry_eval_methods(int *n);
 const berry_eval_method *berry_eval_method_find(const char *name);  // NULL when unknown
 
-// The prompt set a model speaks by default: the embedded model's role prompts (src/data/roles.h) for
+// The prompt set a model speaks by default: the embedded model's role prompts (src/search/roles.h) for
 // the embedded model (general.name "berry-tiny", or a name starting with it: its fine-tunes), instruct
 // templates (a system and a user message through the chat template, \boxed{} answers) otherwise.
 berry_prompts_kind berry_eval_prompts_for(const char *general_name);

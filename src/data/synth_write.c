@@ -16,7 +16,7 @@
 //   dpo       {"prompt","chosen","rejected","id","level","flaw"}   solve prompt, correct, flawed
 //   journey   {"text","id","level"}             the LLaMA-O1 tagged chain below
 //
-// plus DIR/meta.json with the configuration and counts. Prompts are built by data/roles.h.
+// plus DIR/meta.json with the configuration and counts. Prompts are built by search/roles.h.
 //
 // The journey (LLaMA-O1 format) is one node per line, each line
 //   <start_of_father_id>P<end_of_father_id><start_of_local_id>I<end_of_local_id><start_of_thought>T<end_of_thought><start_of_rating>R<end_of_rating>
@@ -25,7 +25,7 @@
 // attempt, rated positive before the first wrong line and negative from it on; then "<critic>CRITIQUE"
 // (positive), "<refine>" + the correct solution's steps (positive), and "<conclusion>The answer is N."
 // (positive). Each node's father is the node before it.
-#include "data/roles.h"
+#include "search/roles.h"
 #include "data/synth.h"
 #include "base/json.h"
 #include <errno.h>

@@ -27,7 +27,7 @@ const char berry_search_flags_help[] =
     "      --no-dummy        mctsr: no \"I don't know.\" answer beside the first\n"
     "      --rewrite-whole   the embedded model writes each rewrite whole (default: where the critique's\n"
     "                        claims hold, it starts with the steps the critique accepts and the step it\n"
-    "                        states; src/data/critique.h)\n"
+    "                        states; src/search/critique.h)\n"
     "      --pick P          answer choice: q (default), rank (best EBC rank), vote (majority of the tree)\n"
     "      --critique-temp T, --rewrite-temp T, --eval-temp T, --solve-temp T   one role's temperature\n"
     "      --no-prefix-cache evaluate every prompt from scratch (to measure what sharing saves)\n"

@@ -1,6 +1,6 @@
 // judge.h — the pairwise judge (the PPRM): P(solution A is better than solution B) for rendered
 // compare prompts, in one batched score call. With the embedded role format the judge's answer is a
-// check line (src/data/roles.h), and its preference is the share of A's line in the probability of the
+// check line (src/search/roles.h), and its preference is the share of A's line in the probability of the
 // two lines it could write; instruct templates are asked for Yes / No.
 #ifndef BERRY_SEARCH_JUDGE_H
 #define BERRY_SEARCH_JUDGE_H

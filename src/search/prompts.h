@@ -1,4 +1,4 @@
-// prompts.h — the prompt sets search speaks in: the embedded model's role formats (src/data/roles.h,
+// prompts.h — the prompt sets search speaks in: the embedded model's role formats (src/search/roles.h,
 // byte for byte what it was trained on), or templates for instruct models (Qwen2.5, Llama 3) rendered
 // as one user message through the model's chat template, in the spirit of the MCTSr and LLaMA-Berry
 // papers. Instruct templates can be overridden from a file:
@@ -16,7 +16,7 @@
 #ifndef BERRY_SEARCH_PROMPTS_H
 #define BERRY_SEARCH_PROMPTS_H
 #include "base/err.h"
-#include "data/roles.h"
+#include "search/roles.h"
 #include "lm/lm.h"
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // critique.c — checks the claims of an embedded-model critique (see critique.h) with GMP rationals.
-#include "data/critique.h"
-#include "data/roles.h"
+#include "search/critique.h"
+#include "search/roles.h"
 #include <gmp.h>
 #include <stdio.h>
 #include <stdlib.h>

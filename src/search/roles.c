@@ -1,6 +1,6 @@
 // roles.c — the role prompt templates (see roles.h for the exact text) and parsers of role outputs.
-#include "data/roles.h"
-#include "data/critique.h"
+#include "search/roles.h"
+#include "search/critique.h"
 #include "base/alloc.h"
 #include <ctype.h>
 #include <errno.h>

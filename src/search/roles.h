@@ -71,7 +71,7 @@ bool berry_role_compare_checks_of(const char *prompt, char **ca, char **cb);
 // slip's "9 / 3 is 3, not 2."). The model writes the rest of the rewrite after it, and the rewrite is
 // this start followed by what the model writes. A tiny model does not copy a line from 150 tokens back
 // reliably, and rewrites from scratch fail at steps the critique accepts (models/README.md).
-// Only a critique whose claims hold (berry_critique_holds, src/data/critique.h) is followed this way;
+// Only a critique whose claims hold (berry_critique_holds, src/search/critique.h) is followed this way;
 // for any other the start is "", and the model writes the whole rewrite. Malloc'd, NULL when memory
 // runs out.
 char *berry_role_rewrite_start(const char *question, const char *solution, const char *critique);
