@@ -37,11 +37,14 @@ enum { F_PROBLEMS, F_PRETRAIN, F_SOLVE, F_CRITIQUE, F_REWRITE, F_SELFEVAL, F_COM
 static const char *const file_role[N_FILES] = {"problems", "pretrain", "solve", "critique", "rewrite",
                                                "selfeval", "compare", "dpo", "journey"};
 
+// Text scratch buffers: 0-3 a problem's records, 4-5 its journey, 6 the --vary solve path.
+enum { N_BUF = 7 };
+
 typedef struct {
     FILE *f[3][N_FILES];
     char path[3][N_FILES][1024];
     berry_json_writer w;
-    char *buf[7];          // text scratch, each BUF_SIZE
+    char *buf[N_BUF];      // text scratch, each BUF_SIZE
     berry_synth_problem *varied;  // the solve records' path (--vary)
     long records;
     berry_status st;
@@ -368,7 +371,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     wr.err_size = err_size;
     berry_json_writer_init(&wr.w);
     keyset seen = {0};
-    for (int i = 0; i < 7 && !wr.st; i++)
+    for (int i = 0; i < N_BUF && !wr.st; i++)
         if (!(wr.buf[i] = malloc(BUF_SIZE))) wr.st = berry_errf(err, err_size, BERRY_ENOMEM, "synth: out of memory");
     if (!wr.st && !(wr.varied = malloc(sizeof *wr.varied))) wr.st = berry_errf(err, err_size, BERRY_ENOMEM, "synth: out of memory");
     for (int s = 0; s < 3 && !wr.st; s++)
@@ -424,7 +427,7 @@ berry_status berry_synth_write(const berry_synth_config *cfg, const char *dir, b
     if (!wr.st) wr.st = write_meta(cfg, dir, &st, err, err_size);
     free(p);
     free(seen.k);
-    for (int i = 0; i < 7; i++) free(wr.buf[i]);
+    for (int i = 0; i < N_BUF; i++) free(wr.buf[i]);
     free(wr.varied);
     berry_json_writer_free(&wr.w);
     if (stats) *stats = st;
