@@ -52,7 +52,9 @@ build/$(1)/berry-tests: $$(TEST_SRC:%.c=build/$(1)/%.o) build/$(1)/libberry.a
 build/$(1)/tests/test_simde_kernels.o: src/tensor/matmul_avx512.c
 build/$(1)/tests/test_simde_kernels.o: WARN += -Wno-psabi
 # The embedded model is found in this checkout's models/, from any working directory.
+# (main.o also follows the Makefile, so a build from before this flag picks it up.)
 build/$(1)/src/cli/main.o: INC += -DBERRY_SOURCE_DIR='"$(CURDIR)"'
+build/$(1)/src/cli/main.o: Makefile
 endef
 $(eval $(call variant,opt,$(OPTFLAGS)))
 $(eval $(call variant,asan,$(SANFLAGS)))
