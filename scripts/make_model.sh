@@ -40,7 +40,7 @@ N_TRAIN=${N_TRAIN:-24000} N_TEST=${N_TEST:-300}
 VOCAB=${VOCAB:-2048}
 # Pre-tokenizer of the vocabulary: llama-bpe (numbers in tokens of up to 3 digits) or qwen2 (one digit each).
 PRE=${PRE:-llama-bpe}
-SHAPE=${SHAPE:-192,4,4,4,512,512}   # embd, layers, heads, kv heads, ffn, context: ~2.3M parameters
+SHAPE=${SHAPE:-192,4,8,8,512,512}   # embd, layers, heads, kv heads, ffn, context: ~2.3M parameters (8 heads of 24: run 22)
 # Examples per role in the training mixture (the first N of each file; the trainer shuffles them).
 # 24000 is most of what levels 1-2 hold (berry synth finds about 32000 distinct problems there).
 # No compare records: the PPRM (below) is the compare role's judge, and the policy's tokens go to the

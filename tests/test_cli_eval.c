@@ -31,7 +31,9 @@ static bool eval_one(const char *berry, const char *model, const char *data, con
 
 // Without -k, sc takes its default of 8 samples (eval took 1); --top-k 1 without --temp reaches the
 // samples (eval dropped it unless --temp was given), so all 8 are the greedy text and generate exactly
-// 8 times its tokens. Unfiltered samples at the same seeds generate other counts.
+// 8 times its tokens. Unfiltered samples at the same seeds generate other counts. The problem is one the
+// embedded model is unsure of (a test-split problem that it gets wrong greedily), so that its samples
+// do differ in length: on the easy problems it solves, all its samples can have greedy's length.
 TEST(cli_eval_search_budget_and_filters) {
     const char *berry = berry_ttest_berry(), *model = berry_test_path("models/berry-tiny.gguf");
     struct stat st;
@@ -42,7 +44,7 @@ TEST(cli_eval_search_budget_and_filters) {
     FILE *f = fopen(data, "w");
     CHECK(f != NULL);
     if (!f) return;
-    fprintf(f, "{\"problem\":\"Ravi reads 6 pages a day for 2 days. The book has 14 pages. How many pages are left?\",\"answer\":\"2\"}\n");
+    fprintf(f, "{\"problem\":\"Ella has 40 cards. She sells 40%% of her cards. How many cards does Ella have now?\",\"answer\":\"24\"}\n");
     fclose(f);
     long long greedy = 0, tokens = 0, budget = 0, nodes = 0;
     CHECK(eval_one(berry, model, data, "greedy", &greedy, &budget, &nodes));
