@@ -83,8 +83,8 @@ if [ "$STAGE" = all ] || [ "$STAGE" = policy ]; then
     rm -rf "$OUT"
     mkdir -p "$D"
     log "curriculum: levels $LEVELS, $N_TRAIN train / $N_TEST test problems, seed $SEED (training seed $TRAIN_SEED), vary $VARY"
-    VARY_FLAG=; [ "$VARY" = 1 ] && VARY_FLAG=--vary
-    "$BERRY" synth -q --out "$D" --n $N_TRAIN --dev 100 --test $N_TEST --levels $LEVELS --flaws 2 -s $SEED $VARY_FLAG
+    # The flag is derived on the synth line itself, which scripts/search_table.sh copies and runs.
+    "$BERRY" synth -q --out "$D" --n $N_TRAIN --dev 100 --test $N_TEST --levels $LEVELS --flaws 2 -s $SEED $([ "$VARY" = 1 ] && echo --vary)
 
     # The vocabulary learns from the texts the model will read: prompt + completion of the first 3000
     # records of each role, and 1500 (correct, flawed) pairs in both orders written as two whole

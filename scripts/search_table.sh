@@ -44,8 +44,6 @@ log() { printf '[search_table %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # The curriculum of make_model.sh: its variables and its `berry synth` line, as they are there.
 eval "$(grep -E '^(SEED|LEVELS|N_TRAIN|VARY)=' scripts/make_model.sh)"
-# The synth line names VARY_FLAG, which make_model.sh derives from VARY the same way.
-VARY_FLAG=; [ "$VARY" = 1 ] && VARY_FLAG=--vary
 D=$OUT/data
 if [ ! -s "$D/test_problems.jsonl" ]; then
     SYNTH=$(grep -E '^[[:space:]]*"\$BERRY" synth ' scripts/make_model.sh | head -n 1)
